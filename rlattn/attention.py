@@ -1,0 +1,135 @@
+"""Attention maps (Eq. 1-2) and the reciprocative regulariser (Eq. 3-5).
+
+The attention map of class ``c`` for a patch ``I`` is the positive part of ``∂f_c/∂I``, the
+gradient of the class score with respect to the input pixels (centred patch, so one unit is one
+grey level). It has the patch's shape ``(3, 107, 107)``; μ and σ in Eq. 3-4 are taken over all
+of its elements.
+
+The regulariser must reach fc4-fc6 through the maps, i.e. the maps must be part of the autograd
+graph. Two ways give the same gradients (tests check that they agree to float64 precision):
+
+* :func:`attention_maps` — plain double backprop with ``create_graph=True`` (the reference);
+* :func:`attention_pair` — what training uses. For a fixed patch, ``A_c = J(I)ᵀ g_c`` is linear
+  in ``g_c = ∂f_c/∂features`` (``J`` the frozen backbone's Jacobian), so the gradient of any loss
+  on ``A_c`` with respect to ``g_c`` is the forward-mode product ``J(I) u``. That replaces the slow
+  backward-of-backward through the backbone by one Jacobian-vector product, and the part that
+  depends on the classifier's weights (``g_c``) stays a cheap double backward through fc4-fc6.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def attention_maps(model: nn.Module, patches: torch.Tensor, cls: int, *, create_graph: bool = True) -> torch.Tensor:
+    """Positive part of ``∂f_cls/∂patches`` by double backprop; differentiable in the model's weights.
+
+    ``model`` maps ``(N, 3, H, W)`` patches to ``(N, 2)`` scores; column 1 is the target.
+    Samples are independent, so the gradient of the summed score gives every sample's own map.
+    """
+    x = patches.detach().requires_grad_(True)
+    with torch.enable_grad():
+        scores = model(x)
+        (grad,) = torch.autograd.grad(scores[:, cls].sum(), x, create_graph=create_graph)
+    return grad.clamp(min=0)
+
+
+class _BackboneVJP(torch.autograd.Function):
+    """``G ↦ J(I)ᵀ G`` for a frozen backbone at fixed inputs ``I``; its adjoint is ``U ↦ J(I) U``.
+
+    ``G`` stacks ``k`` cotangents per input as ``(k, N, D)``, so that the backward pass makes one
+    Jacobian-vector product for all classes at once.
+    """
+
+    @staticmethod
+    def forward(ctx, g, features, patches, backbone):  # type: ignore[override]
+        ctx.backbone = backbone
+        ctx.save_for_backward(patches)
+        outs = [torch.autograd.grad(features, patches, gi, retain_graph=True)[0] for gi in g.unbind(0)]
+        return torch.stack(outs)
+
+    @staticmethod
+    def backward(ctx, u):  # type: ignore[override]
+        (patches,) = ctx.saved_tensors
+        k, n = u.shape[:2]
+        with torch.no_grad():
+            _, ju = backbone_jvp(ctx.backbone, patches.detach(), u.reshape(k * n, *u.shape[2:]))
+        return ju.reshape(k, n, -1), None, None, None
+
+
+def backbone_jvp(backbone: nn.Module, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(f(x), J_f(x) u)`` where ``u`` holds ``k`` tangents per input (``k·N`` rows).
+
+    Uses the backbone's own ``jvp`` rule when it has one, else ``torch.func.jvp`` per tangent.
+    """
+    u = u.to(x.dtype)
+    fast = getattr(backbone, "jvp", None)
+    if fast is not None:
+        return fast(x, u)
+    n = x.shape[0]
+    outs = [torch.func.jvp(backbone, (x,), (ui,)) for ui in u.split(n)]
+    return outs[0][0], torch.cat([o[1] for o in outs])
+
+
+def attention_pair(model: nn.Module, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Scores ``(N, 2)`` and the maps ``A_p``, ``A_n`` (each like ``patches``) in one pass.
+
+    ``model`` must be a :class:`rlattn.model.DATNet` (a frozen ``backbone`` and a ``classifier``).
+    The maps are differentiable with respect to the classifier's parameters (see module doc).
+    """
+    x = patches.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    with torch.enable_grad():
+        feats = model.backbone(x).flatten(1)
+        leaf = feats.detach().requires_grad_(True)
+        scores = model.classifier(leaf)
+        g = [torch.autograd.grad(scores[:, c].sum(), leaf, create_graph=True, retain_graph=True)[0] for c in (1, 0)]
+        maps = _BackboneVJP.apply(torch.stack(g), feats, x, model.backbone).clamp(min=0)
+    return scores, maps[0].view_as(x), maps[1].view_as(x)
+
+
+def map_stats(maps: torch.Tensor, eps: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample mean and (population) standard deviation over all elements of each map."""
+    flat = maps.flatten(1)
+    mu = flat.mean(dim=1)
+    sigma = (flat.var(dim=1, unbiased=False) + eps * eps).sqrt() if eps else flat.std(dim=1, unbiased=False)
+    return mu, sigma
+
+
+def regulariser(
+    maps_pos: torch.Tensor, maps_neg: torch.Tensor, labels: torch.Tensor, eps: float = 1e-8
+) -> torch.Tensor:
+    """Per-sample ``R`` of Eq. 3 (``labels == 1``) and Eq. 4 (``labels == 0``), ε-guarded.
+
+    ``R(y=1) = σ(A_p)/μ(A_p) + μ(A_n)/σ(A_n)`` and ``R(y=0) = μ(A_p)/σ(A_p) + σ(A_n)/μ(A_n)``.
+    """
+    mu_p, sd_p = map_stats(maps_pos, eps)
+    mu_n, sd_n = map_stats(maps_neg, eps)
+    r_pos = sd_p / (mu_p + eps) + mu_n / (sd_n + eps)
+    r_neg = mu_p / (sd_p + eps) + sd_n / (mu_n + eps)
+    y = labels.to(r_pos.dtype)
+    return y * r_pos + (1 - y) * r_neg
+
+
+def cross_entropy(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """MDNet's binary loss: the per-sample cross-entropy, summed over the batch."""
+    return F.cross_entropy(scores, labels.long(), reduction="sum")
+
+
+def reciprocative_loss(
+    scores: torch.Tensor,
+    maps_pos: torch.Tensor | None,
+    maps_neg: torch.Tensor | None,
+    labels: torch.Tensor,
+    lam: float,
+    eps: float = 1e-8,
+) -> torch.Tensor:
+    """Eq. 5 summed over the batch: ``Σ_i L_CE,i + λ Σ_i R_i``. With ``lam == 0`` it is exactly
+    :func:`cross_entropy` (the maps are then not needed and may be ``None``)."""
+    loss = cross_entropy(scores, labels)
+    if lam == 0:
+        return loss
+    if maps_pos is None or maps_neg is None:
+        raise ValueError("lam > 0 needs both attention maps")
+    return loss + lam * regulariser(maps_pos, maps_neg, labels, eps).sum()

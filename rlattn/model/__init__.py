@@ -1,0 +1,72 @@
+"""The network: a frozen backbone followed by the online-learned fc4-fc6 classifier."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rlattn.model.efficientnet_lite import efficientnet_lite0_features
+from rlattn.model.vggm import load_vggm
+
+
+def build_backbone(name: str, weights: str | None = None) -> nn.Module:
+    """A frozen, eval-mode feature extractor taking centred ``(N, 3, 107, 107)`` patches."""
+    if name == "efficientnet_lite0":
+        net = efficientnet_lite0_features(weights)
+    elif name == "vggm":
+        net = load_vggm(weights)
+    else:
+        from rlattn.errors import RlattnError
+
+        raise RlattnError(f"unknown backbone {name!r}")
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+class Classifier(nn.Module):
+    """MDNet's fc4 (Linear+ReLU) → fc5 (Dropout, Linear, ReLU) → fc6 (Dropout, Linear → 2 scores).
+
+    Output column 1 is the target score ``f_p``, column 0 the background score ``f_n``.
+    """
+
+    def __init__(self, in_features: int, hidden: int = 512) -> None:
+        super().__init__()
+        self.fc4 = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
+        self.fc5 = nn.Sequential(nn.Dropout(0.5), nn.Linear(hidden, hidden), nn.ReLU())
+        self.fc6 = nn.Sequential(nn.Dropout(0.5), nn.Linear(hidden, 2))
+        for m in self.modules():  # py-MDNet's initialisation
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.constant_(m.bias, 0.1)
+        nn.init.zeros_(self.fc6[1].bias)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.fc6(self.fc5(self.fc4(feats.flatten(1))))
+
+
+class DATNet(nn.Module):
+    """Backbone + classifier; ``forward(patches)`` gives ``(N, 2)`` class scores."""
+
+    def __init__(self, backbone: nn.Module, img_size: int = 107) -> None:
+        super().__init__()
+        self.backbone = backbone
+        first = next(backbone.parameters())
+        device = first.device
+        with torch.no_grad():
+            n = backbone(torch.zeros(1, 3, img_size, img_size, device=device, dtype=first.dtype)).numel()
+        self.feature_dim = n
+        self.classifier = Classifier(n).to(device)
+
+    def train(self, mode: bool = True) -> DATNet:
+        # The backbone stays in eval mode (frozen BN statistics) whatever the classifier does.
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    def features(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.backbone(patches).flatten(1)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(patches))

@@ -1,0 +1,276 @@
+"""The ``Tracker`` protocol and DAT itself (MDNet's tracking loop with reciprocative learning).
+
+Boxes crossing this API are ``x, y, w, h`` in the OTB convention (1-based top-left pixel, as in
+``groundtruth_rect.txt``); images are ``HxWx3 uint8`` RGB arrays (grayscale is expanded).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from contextlib import contextmanager
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from rlattn.bbreg import BBoxRegressor
+from rlattn.boxes import to_one_based, to_zero_based, validate_init_box
+from rlattn.config import TrackerConfig
+from rlattn.errors import RlattnError
+from rlattn.model import DATNet, build_backbone
+from rlattn.patches import extract_patches, image_tensor
+from rlattn.sampling import generate, generate_with_overlap
+from rlattn.training import SampleMemory, SamplePool, make_optimizer, train_classifier
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """What the experiment runner needs from any tracker (DAT, λ = 0, OpenCV peers...)."""
+
+    name: str
+
+    def init(self, image: np.ndarray, box: np.ndarray) -> None: ...
+
+    def update(self, image: np.ndarray) -> np.ndarray: ...
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Any ``HxW``, ``HxWx1``, ``HxWx3`` or ``HxWx4`` image as ``HxWx3 uint8``."""
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or img.shape[0] < 1 or img.shape[1] < 1:
+        raise RlattnError(f"expected an HxW or HxWx3 image, got an array of shape {img.shape}")
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    elif img.shape[2] == 4:
+        img = img[:, :, :3]
+    if img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    return img
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_backbone(name: str, weights: str | None, device: str) -> torch.nn.Module:
+    # The backbone is frozen, so every tracker on the same device can share one copy.
+    net = build_backbone(name, weights).to(device)
+    if name == "efficientnet_lite0":
+        net = net.to(memory_format=torch.channels_last)
+    return net
+
+
+def _check_device(device: str) -> str:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RlattnError("--device cuda asked for, but torch sees no CUDA device here")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise RlattnError(f"unknown device {device!r}; use cpu or cuda")
+    return device
+
+
+class DATTracker:
+    """Deep Attentive Tracker. ``DATTracker(TrackerConfig(lam=0))`` is the MDNet baseline."""
+
+    def __init__(self, config: TrackerConfig | None = None, **overrides) -> None:
+        self.config = (config or TrackerConfig()).replace(**overrides) if overrides else (config or TrackerConfig())
+        self.name = "DAT" if self.config.lam > 0 else "MDNet"
+        self.device = _check_device(self.config.device)
+        self.timings: dict[str, float] = {}
+        self.history: list[dict] = []  # training records, for notebooks and diagnostics
+        self.last_scores: np.ndarray | None = None
+        self.last_samples: np.ndarray | None = None
+        self.net: DATNet | None = None
+
+    # --- timing ---------------------------------------------------------------------------
+    @contextmanager
+    def _timed(self, phase: str):
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.device.startswith("cuda"):
+                torch.cuda.synchronize()
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _features(self, image: torch.Tensor, boxes: np.ndarray) -> torch.Tensor:
+        cfg = self.config
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(boxes), cfg.batch_test):
+                p = extract_patches(image, boxes[i : i + cfg.batch_test], cfg.img_size, cfg.padding)
+                out.append(self.net.features(p.contiguous(memory_format=torch.channels_last)))
+        if not out:
+            return torch.zeros((0, self.net.feature_dim), device=self.device)
+        return torch.cat(out)
+
+    def _scores(self, feats: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.net.classifier(feats)
+
+    def _train(self, pos: SamplePool, neg: SamplePool, iters: int, optimizer, stage: str) -> None:
+        records = train_classifier(self.net, optimizer, pos, neg, iters, self.config, self.rng)
+        self.history.extend({"frame": self.frame, "stage": stage, **r} for r in records)
+
+    # --- the protocol ---------------------------------------------------------------------
+    def init(self, image: np.ndarray, box: np.ndarray) -> None:
+        cfg = self.config
+        t0 = time.perf_counter()
+        self.timings = {}
+        self.history = []
+        image = as_rgb(image)
+        target = validate_init_box(to_zero_based(box)[0], image.shape, what="initial box")
+        torch.manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.image_size = (image.shape[1], image.shape[0])
+        self.frame = 0
+        with self._timed("model"):
+            backbone = _shared_backbone(cfg.backbone, cfg.weights, self.device)
+            self.net = DATNet(backbone, cfg.img_size).eval()
+        img_t = image_tensor(image, self.device)
+        rng, size = self.rng, self.image_size
+        with self._timed("sampling"):
+            pos = generate_with_overlap(
+                rng,
+                "gaussian",
+                target,
+                cfg.n_pos_init,
+                size,
+                cfg.overlap_pos_init,
+                trans=cfg.trans_pos,
+                scale=cfg.scale_pos,
+            )
+            n_half = cfg.n_neg_init // 2
+            neg = np.concatenate(
+                [
+                    generate_with_overlap(
+                        rng,
+                        "uniform",
+                        target,
+                        n_half,
+                        size,
+                        cfg.overlap_neg_init,
+                        trans=cfg.trans_neg_init,
+                        scale=cfg.scale_neg_init,
+                    ),
+                    generate_with_overlap(
+                        rng,
+                        "whole",
+                        target,
+                        cfg.n_neg_init - n_half,
+                        size,
+                        cfg.overlap_neg_init,
+                        trans=cfg.trans_neg_init,
+                        scale=cfg.scale_neg_init,
+                    ),
+                ]
+            )
+            neg = rng.permutation(neg)
+        if len(pos) == 0 or len(neg) == 0:
+            raise RlattnError(
+                f"could not draw training samples around the initial box {box!r} in a {size[0]}x{size[1]} image"
+            )
+        with self._timed("features"):
+            pos_f = self._features(img_t, pos)
+            neg_f = self._features(img_t, neg)
+        images = {0: img_t} if cfg.lam > 0 else {}
+        self.init_optimizer = make_optimizer(self.net, cfg, cfg.lr_init)
+        with self._timed("train_init"):
+            self._train(
+                SamplePool(pos_f, pos, np.zeros(len(pos), int), images),
+                SamplePool(neg_f, neg, np.zeros(len(neg), int), images),
+                cfg.iters_init,
+                self.init_optimizer,
+                "init",
+            )
+        with self._timed("bbreg"):
+            bb = generate_with_overlap(
+                rng,
+                "uniform",
+                target,
+                cfg.n_bbreg,
+                size,
+                cfg.overlap_bbreg,
+                trans=cfg.trans_bbreg,
+                scale=cfg.scale_bbreg,
+                aspect=cfg.aspect_bbreg,
+            )
+            self.bbreg = BBoxRegressor(cfg.bbreg_alpha).fit(self._features(img_t, bb), bb, target)
+        self.memory = SampleMemory(cfg.n_frames_long, cfg.n_frames_short, keep_images=cfg.lam > 0)
+        keep_p = rng.permutation(len(pos))[: cfg.n_pos_update]
+        keep_n = rng.permutation(len(neg))[: cfg.n_neg_update]
+        self.memory.add(
+            0, img_t, pos[keep_p], pos_f[torch.as_tensor(keep_p)], neg[keep_n], neg_f[torch.as_tensor(keep_n)]
+        )
+        self.update_optimizer = make_optimizer(self.net, cfg, cfg.lr_update)
+        self.target = target
+        self.trans = cfg.trans
+        self.init_seconds = time.perf_counter() - t0
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        if self.net is None:
+            raise RuntimeError("DATTracker.update called before init")
+        cfg, rng = self.config, self.rng
+        image = as_rgb(image)
+        if (image.shape[1], image.shape[0]) != self.image_size:
+            self.image_size = (image.shape[1], image.shape[0])  # frames may change size; follow them
+        self.frame += 1
+        img_t = image_tensor(image, self.device)
+        with self._timed("candidates"):
+            samples = generate(
+                rng, "gaussian", self.target, cfg.n_samples, self.image_size, trans=self.trans, scale=cfg.scale
+            )
+            feats = self._features(img_t, samples)
+            scores = self._scores(feats)[:, 1]
+            top = scores.topk(min(cfg.top_k, len(scores))).indices
+            target_score = float(scores[top].mean())
+            top_np = top.cpu().numpy()
+            self.target = samples[top_np].mean(axis=0)
+        self.last_samples, self.last_scores = samples, scores.cpu().numpy()
+        success = target_score > cfg.success_threshold
+        self.trans = cfg.trans if success else min(self.trans * cfg.trans_expand, cfg.trans_limit)
+        result = self.target
+        if success:
+            with self._timed("bbreg"):
+                result = self.bbreg.predict(feats[top], samples[top_np]).mean(axis=0)
+            with self._timed("collect"):
+                pos = generate_with_overlap(
+                    rng,
+                    "gaussian",
+                    self.target,
+                    cfg.n_pos_update,
+                    self.image_size,
+                    cfg.overlap_pos_update,
+                    trans=cfg.trans_pos,
+                    scale=cfg.scale_pos,
+                )
+                neg = generate_with_overlap(
+                    rng,
+                    "uniform",
+                    self.target,
+                    cfg.n_neg_update,
+                    self.image_size,
+                    cfg.overlap_neg_update,
+                    trans=cfg.trans_neg,
+                    scale=cfg.scale_neg,
+                )
+                if len(pos) and len(neg):
+                    self.memory.add(self.frame, img_t, pos, self._features(img_t, pos), neg, self._features(img_t, neg))
+        with self._timed("update"):
+            if not success:
+                self._train(
+                    self.memory.pool("pos", cfg.n_frames_short),
+                    self.memory.pool("neg"),
+                    cfg.iters_update,
+                    self.update_optimizer,
+                    "short",
+                )
+            elif self.frame % cfg.long_interval == 0:
+                self._train(
+                    self.memory.pool("pos"), self.memory.pool("neg"), cfg.iters_update, self.update_optimizer, "long"
+                )
+        self.last_success = success
+        self.last_target_score = target_score
+        return to_one_based(result)[0]

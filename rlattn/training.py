@@ -1,0 +1,146 @@
+"""Online training of fc4-fc6: MDNet's mini-batch loop with hard negative mining, plus Eq. 5.
+
+With λ = 0 the loop works on cached features (the backbone is frozen), exactly like MDNet.
+With λ > 0 every mini-batch is re-cropped from its frames, because the attention maps are
+gradients with respect to the input pixels and need the backbone in the graph.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from rlattn.attention import attention_pair, cross_entropy, regulariser
+from rlattn.config import TrackerConfig
+from rlattn.patches import extract_patches
+
+
+@dataclass
+class SamplePool:
+    """Training samples of one class: features, boxes, and the frame each came from."""
+
+    feats: torch.Tensor
+    boxes: np.ndarray
+    frame_ids: np.ndarray
+    images: dict[int, torch.Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def patches(self, idx: np.ndarray, img_size: int, padding: int) -> torch.Tensor:
+        """Re-crop the patches of samples ``idx`` (in that order) from their frames."""
+        out = torch.empty((len(idx), 3, img_size, img_size), device=self.feats.device)
+        for fid in np.unique(self.frame_ids[idx]):
+            rows = np.nonzero(self.frame_ids[idx] == fid)[0]
+            out[torch.as_tensor(rows, device=out.device)] = extract_patches(
+                self.images[int(fid)], self.boxes[idx[rows]], img_size, padding
+            )
+        return out
+
+
+class SampleMemory:
+    """Positives of the last ``n_long`` frames and negatives of the last ``n_short`` (MDNet)."""
+
+    def __init__(self, n_long: int, n_short: int, keep_images: bool) -> None:
+        self.pos: deque = deque(maxlen=n_long)
+        self.neg: deque = deque(maxlen=n_short)
+        self.keep_images = keep_images
+        self.images: dict[int, torch.Tensor] = {}
+
+    def add(self, frame_id: int, image: torch.Tensor, pos_boxes, pos_feats, neg_boxes, neg_feats) -> None:
+        self.pos.append((frame_id, pos_boxes, pos_feats))
+        self.neg.append((frame_id, neg_boxes, neg_feats))
+        if self.keep_images:
+            self.images[frame_id] = image
+            live = {f for f, _, _ in self.pos} | {f for f, _, _ in self.neg}
+            for f in [f for f in self.images if f not in live]:
+                del self.images[f]
+
+    def pool(self, kind: str, last: int | None = None) -> SamplePool:
+        entries = list(self.pos if kind == "pos" else self.neg)
+        if last is not None:
+            entries = entries[-last:]
+        return SamplePool(
+            feats=torch.cat([e[2] for e in entries]),
+            boxes=np.concatenate([e[1] for e in entries]),
+            frame_ids=np.concatenate([np.full(len(e[1]), e[0]) for e in entries]),
+            images=self.images,
+        )
+
+
+def _cycle(rng: np.random.Generator, n: int, k: int) -> Iterator[np.ndarray]:
+    """Endless batches of ``min(k, n)`` indices walking through fresh permutations (MDNet)."""
+    k = min(k, n)
+    perm = rng.permutation(n)
+    pos = 0
+    while True:
+        if pos + k > len(perm):
+            perm = np.concatenate([perm[pos:], rng.permutation(n)])
+            pos = 0
+        yield perm[pos : pos + k]
+        pos += k
+
+
+def make_optimizer(net: nn.Module, cfg: TrackerConfig, lr: float) -> torch.optim.SGD:
+    """SGD over fc4-fc6 with fc6 at ``lr_mult_fc6 × lr``."""
+    clf = net.classifier
+    groups = [
+        {"params": list(clf.fc4.parameters()) + list(clf.fc5.parameters()), "lr": lr},
+        {"params": list(clf.fc6.parameters()), "lr": lr * cfg.lr_mult_fc6},
+    ]
+    return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def train_classifier(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    pos: SamplePool,
+    neg: SamplePool,
+    iters: int,
+    cfg: TrackerConfig,
+    rng: np.random.Generator,
+    callback: Callable[[int, dict], None] | None = None,
+) -> list[dict]:
+    """``iters`` SGD steps; returns per-iteration ``{"loss", "ce", "reg"}`` (``reg`` = Σ R)."""
+    if len(pos) == 0 or len(neg) == 0:
+        return []
+    pos_batches = _cycle(rng, len(pos), cfg.batch_pos)
+    neg_batches = _cycle(rng, len(neg), cfg.batch_neg_cand)
+    params = list(net.classifier.parameters())
+    history = []
+    for it in range(iters):
+        pi = next(pos_batches)
+        cand = next(neg_batches)
+        net.eval()
+        with torch.no_grad():  # hard negatives: the candidates the classifier likes most
+            hard = net.classifier(neg.feats[torch.as_tensor(cand)])[:, 1]
+            ni = cand[hard.topk(min(cfg.batch_neg, len(cand))).indices.cpu().numpy()]
+        net.train()
+        labels = torch.cat([torch.ones(len(pi)), torch.zeros(len(ni))]).to(pos.feats.device)
+        if cfg.lam == 0:
+            scores = net.classifier(torch.cat([pos.feats[torch.as_tensor(pi)], neg.feats[torch.as_tensor(ni)]]))
+            ce = cross_entropy(scores, labels)
+            reg = torch.zeros((), device=ce.device)
+        else:
+            patches = torch.cat(
+                [pos.patches(pi, cfg.img_size, cfg.padding), neg.patches(ni, cfg.img_size, cfg.padding)]
+            )
+            scores, maps_p, maps_n = attention_pair(net, patches)
+            ce = cross_entropy(scores, labels)
+            reg = regulariser(maps_p, maps_n, labels, cfg.eps).sum()
+        loss = ce + cfg.lam * reg  # == reciprocative_loss(...), kept in parts for the history
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        record = {"loss": loss.item(), "ce": ce.item(), "reg": reg.item()}
+        history.append(record)
+        if callback is not None:
+            callback(it, record)
+    net.eval()
+    return history
