@@ -72,7 +72,7 @@ class DATTracker:
     """Deep Attentive Tracker. ``DATTracker(TrackerConfig(lam=0))`` is the MDNet baseline."""
 
     def __init__(self, config: TrackerConfig | None = None, **overrides) -> None:
-        self.config = (config or TrackerConfig()).replace(**overrides) if overrides else (config or TrackerConfig())
+        self.config = (config or TrackerConfig()).replace(**overrides)
         self.name = "DAT" if self.config.lam > 0 else "MDNet"
         self.device = _check_device(self.config.device)
         self.timings: dict[str, float] = {}
@@ -110,6 +110,14 @@ class DATTracker:
         with torch.no_grad():
             return self.net.classifier(feats)
 
+    def _draw(
+        self, kind: str, n: int, overlap: tuple[float, float], trans: float, scale: float, aspect: float | None = None
+    ) -> np.ndarray:
+        """``n`` labelled training boxes of one kind around the current target."""
+        return generate_with_overlap(
+            self.rng, kind, self.target, n, self.image_size, overlap, trans=trans, scale=scale, aspect=aspect
+        )
+
     def _train(self, pos: SamplePool, neg: SamplePool, iters: int, optimizer, stage: str) -> None:
         records = train_classifier(self.net, optimizer, pos, neg, iters, self.config, self.rng)
         self.history.extend({"frame": self.frame, "stage": stage, **r} for r in records)
@@ -130,40 +138,16 @@ class DATTracker:
             backbone = _shared_backbone(cfg.backbone, cfg.weights, self.device)
             self.net = DATNet(backbone, cfg.img_size).eval()
         img_t = image_tensor(image, self.device)
+        self.target = target
         rng, size = self.rng, self.image_size
         with self._timed("sampling"):
-            pos = generate_with_overlap(
-                rng,
-                "gaussian",
-                target,
-                cfg.n_pos_init,
-                size,
-                cfg.overlap_pos_init,
-                trans=cfg.trans_pos,
-                scale=cfg.scale_pos,
-            )
+            pos = self._draw("gaussian", cfg.n_pos_init, cfg.overlap_pos_init, cfg.trans_pos, cfg.scale_pos)
             n_half = cfg.n_neg_init // 2
             neg = np.concatenate(
                 [
-                    generate_with_overlap(
-                        rng,
-                        "uniform",
-                        target,
-                        n_half,
-                        size,
-                        cfg.overlap_neg_init,
-                        trans=cfg.trans_neg_init,
-                        scale=cfg.scale_neg_init,
-                    ),
-                    generate_with_overlap(
-                        rng,
-                        "whole",
-                        target,
-                        cfg.n_neg_init - n_half,
-                        size,
-                        cfg.overlap_neg_init,
-                        trans=cfg.trans_neg_init,
-                        scale=cfg.scale_neg_init,
+                    self._draw("uniform", n_half, cfg.overlap_neg_init, cfg.trans_neg_init, cfg.scale_neg_init),
+                    self._draw(
+                        "whole", cfg.n_neg_init - n_half, cfg.overlap_neg_init, cfg.trans_neg_init, cfg.scale_neg_init
                     ),
                 ]
             )
@@ -186,16 +170,8 @@ class DATTracker:
                 "init",
             )
         with self._timed("bbreg"):
-            bb = generate_with_overlap(
-                rng,
-                "uniform",
-                target,
-                cfg.n_bbreg,
-                size,
-                cfg.overlap_bbreg,
-                trans=cfg.trans_bbreg,
-                scale=cfg.scale_bbreg,
-                aspect=cfg.aspect_bbreg,
+            bb = self._draw(
+                "uniform", cfg.n_bbreg, cfg.overlap_bbreg, cfg.trans_bbreg, cfg.scale_bbreg, cfg.aspect_bbreg
             )
             self.bbreg = BBoxRegressor(cfg.bbreg_alpha).fit(self._features(img_t, bb), bb, target)
         self.memory = SampleMemory(cfg.n_frames_long, cfg.n_frames_short, keep_images=cfg.lam > 0)
@@ -205,7 +181,6 @@ class DATTracker:
             0, img_t, pos[keep_p], pos_f[torch.as_tensor(keep_p)], neg[keep_n], neg_f[torch.as_tensor(keep_n)]
         )
         self.update_optimizer = make_optimizer(self.net, cfg, cfg.lr_update)
-        self.target = target
         self.trans = cfg.trans
         self.init_seconds = time.perf_counter() - t0
 
@@ -214,8 +189,7 @@ class DATTracker:
             raise RuntimeError("DATTracker.update called before init")
         cfg, rng = self.config, self.rng
         image = as_rgb(image)
-        if (image.shape[1], image.shape[0]) != self.image_size:
-            self.image_size = (image.shape[1], image.shape[0])  # frames may change size; follow them
+        self.image_size = (image.shape[1], image.shape[0])  # frames may change size; follow them
         self.frame += 1
         img_t = image_tensor(image, self.device)
         with self._timed("candidates"):
@@ -236,26 +210,8 @@ class DATTracker:
             with self._timed("bbreg"):
                 result = self.bbreg.predict(feats[top], samples[top_np]).mean(axis=0)
             with self._timed("collect"):
-                pos = generate_with_overlap(
-                    rng,
-                    "gaussian",
-                    self.target,
-                    cfg.n_pos_update,
-                    self.image_size,
-                    cfg.overlap_pos_update,
-                    trans=cfg.trans_pos,
-                    scale=cfg.scale_pos,
-                )
-                neg = generate_with_overlap(
-                    rng,
-                    "uniform",
-                    self.target,
-                    cfg.n_neg_update,
-                    self.image_size,
-                    cfg.overlap_neg_update,
-                    trans=cfg.trans_neg,
-                    scale=cfg.scale_neg,
-                )
+                pos = self._draw("gaussian", cfg.n_pos_update, cfg.overlap_pos_update, cfg.trans_pos, cfg.scale_pos)
+                neg = self._draw("uniform", cfg.n_neg_update, cfg.overlap_neg_update, cfg.trans_neg, cfg.scale_neg)
                 if len(pos) and len(neg):
                     self.memory.add(self.frame, img_t, pos, self._features(img_t, pos), neg, self._features(img_t, neg))
         with self._timed("update"):
