@@ -142,10 +142,90 @@ def _has_ground_truth(path: Path) -> bool:
     return any(path.glob("groundtruth*.txt"))
 
 
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score result folders with the OTB one-pass protocol; table, JSON, plots")
+    p.add_argument(
+        "--results",
+        type=Path,
+        action="append",
+        required=True,
+        help="a tracker's results folder (<seq>.txt or <seq>_<Tracker>.mat); repeat for several",
+    )
+    p.add_argument("--dataset", default="otb2015", choices=["otb2013", "otb2015", "otb100", "tb50"])
+    p.add_argument(
+        "--annotations",
+        type=Path,
+        help="anno_tb100-style folder (<name>.txt, att/) or OTB sequence folders; "
+        "default: <data root>/otb_meta/anno_tb100",
+    )
+    p.add_argument("--sequences", help="comma-separated subset of the dataset's sequences")
+    p.add_argument("--protocol", choices=["otb", "got10k"], default="otb")
+    p.add_argument("--json", type=Path, help="write the scores (overall, per sequence, per attribute)")
+    p.add_argument("--plot", type=Path, help="write the OPE precision/success plots (PNG)")
+    p.add_argument("--attribute-plot", type=Path, help="write per-attribute success plots (PNG)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from rlattn.datasets.otb import default_data_root
+    from rlattn.evaluation.annotations import load_annotations, sequence_set
+    from rlattn.evaluation.benchmark import evaluate_folder
+    from rlattn.evaluation.results_io import sequence_key
+
+    root = default_data_root()
+    anno_dir = args.annotations or (root / "otb_meta" / "anno_tb100" if root else None)
+    if anno_dir is None:
+        raise RlattnError("no --annotations given and no data root found (set RLATTN_DATA_ROOT)")
+    annotations = load_annotations(anno_dir)
+    meta_dirs = [anno_dir, anno_dir.parent] + ([root / "otb_meta"] if root else [])
+    if args.sequences:
+        keys = [sequence_key(s) for s in args.sequences.split(",") if s.strip()]
+    else:
+        keys = sequence_set(args.dataset, meta_dirs)
+    reports = [evaluate_folder(folder, annotations, keys, args.protocol) for folder in args.results]
+    for r in reports:
+        for problem in r.problems:
+            print(f"note: {r.tracker}: {problem}", file=sys.stderr)
+    reports.sort(key=lambda r: -r.overall["auc"])
+    print(f"OPE on {args.dataset} ({args.protocol} protocol)")
+    print(f"{'tracker':<14}{'seqs':>5}{'AUC':>8}{'DP@20':>8}{'CLE':>8}{'OS@0.5':>8}{'FPS':>8}")
+    for r in reports:
+        o = r.overall
+        fps = f"{r.fps:.2f}" if r.fps else "-"
+        print(
+            f"{r.tracker:<14}{o['sequences']:>5}{o['auc']:>8.3f}{o['dp20']:>8.3f}{o['cle']:>8.2f}{o['os50']:>8.3f}{fps:>8}"
+        )
+    if args.json:
+        from rlattn.results import atomic_write_text
+
+        payload = {
+            r.tracker: {
+                "overall": r.overall,
+                "per_attribute": r.per_attribute,
+                "per_sequence": r.per_sequence,
+                "fps": r.fps,
+                "problems": r.problems,
+            }
+            for r in reports
+        }
+        atomic_write_text(args.json, json.dumps(payload, indent=1, default=lambda o: np.asarray(o).tolist()))
+    if args.plot or args.attribute_plot:
+        from rlattn.plotting import attribute_plots, ope_plots
+
+        if args.plot:
+            print(f"wrote {ope_plots(reports, args.plot, args.dataset)}")
+        if args.attribute_plot:
+            print(f"wrote {attribute_plots(reports, args.attribute_plot, args.dataset)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlattn", description="Deep Attentive Tracking via Reciprocative Learning")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_track(sub)
+    _add_evaluate(sub)
     return parser
 
 
