@@ -221,11 +221,73 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run a tracker over a dataset: one result file per sequence, resumable")
+    p.add_argument(
+        "--tracker",
+        required=True,
+        choices=["dat", "mdnet", "csrt", "kcf", "nanotrack"],
+        help="mdnet = DAT with λ = 0; csrt/kcf/nanotrack = OpenCV peers",
+    )
+    p.add_argument("--dataset", default="otb2015", choices=["otb2013", "otb2015", "otb100", "tb50"])
+    p.add_argument("--data-root", type=Path, help="folder with otb/<Seq>/ (and otb_meta/); default: ../shared/data")
+    p.add_argument("--out", type=Path, required=True, help="results folder (one per tracker configuration)")
+    p.add_argument("--sequences", help="comma-separated names (default: every sequence of --dataset found)")
+    p.add_argument("--lambda", dest="lam", type=float, default=5.0)
+    p.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0")
+    p.add_argument("--weights")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="TrackerConfig.quick() instead of the paper's settings")
+    p.add_argument("--frames", type=int, help="only the first N frames of each sequence")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes (one sequence each)")
+    p.add_argument("--nanotrack-dir", help="folder with the NanoTrack ONNX pair (default ../shared/models/nanotrack)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rlattn.datasets.otb import default_data_root
+    from rlattn.experiments import TrackerSpec, resolve_sequences, run_experiment
+
+    root = args.data_root or default_data_root()
+    if root is None:
+        raise RlattnError("no --data-root given and ../shared/data not found")
+    names = [n for n in args.sequences.split(",") if n.strip()] if args.sequences else None
+    refs, missing = resolve_sequences(root, args.dataset, names, args.frames)
+    if missing:
+        print(
+            f"rlattn: {len(missing)} sequence(s) of {args.dataset} not under {root}, going on without them: "
+            + ", ".join(missing[:12])
+            + (" ..." if len(missing) > 12 else ""),
+            file=sys.stderr,
+        )
+    if not refs:
+        raise RlattnError(f"none of the requested sequences is under {root}")
+    config = None
+    if args.tracker in ("dat", "mdnet"):
+        base = TrackerConfig.quick() if args.quick else TrackerConfig()
+        config = base.replace(
+            lam=args.lam, backbone=args.backbone, weights=args.weights, device=args.device, seed=args.seed
+        )
+    spec = TrackerSpec(args.tracker, config, args.nanotrack_dir)
+    spec.build()  # fail early (missing weights or models, no CUDA) before any sequence starts
+    summary = run_experiment(spec, refs, args.out, workers=args.workers, progress=not args.no_progress)
+    print(
+        f"{args.tracker}: {len(summary.done)} done, {len(summary.skipped)} already there (skipped), "
+        f"{len(summary.failed)} failed -> {args.out}"
+    )
+    for name, err in summary.failed.items():
+        print(f"  failed {name}: {err}")
+    return 1 if summary.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlattn", description="Deep Attentive Tracking via Reciprocative Learning")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_track(sub)
     _add_evaluate(sub)
+    _add_run(sub)
     return parser
 
 

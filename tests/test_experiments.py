@@ -1,0 +1,93 @@
+"""The experiment runner and the OpenCV peers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import SHARED, needs_shared
+
+from rlattn.cli import main
+from rlattn.datasets import make_synthetic_sequence, write_sequence
+from rlattn.errors import RlattnError
+from rlattn.experiments import TrackerSpec, resolve_sequences, run_experiment
+from rlattn.peers import OpenCVTracker
+from rlattn.tracker import Tracker
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    root = tmp_path / "data"
+    for i, name in enumerate(("Alpha", "Beta", "Gamma")):
+        write_sequence(make_synthetic_sequence(12, seed=i), root / "otb" / name)
+    return root
+
+
+def test_runner_is_resumable_and_isolates_failures(data_root, tmp_path):
+    (data_root / "otb" / "Beta" / "img" / "0005.jpg").write_bytes(b"broken")
+    refs, missing = resolve_sequences(data_root, "otb2015", ["Alpha", "Beta", "Gamma", "Delta"])
+    assert missing == ["delta"] and [r.result_name for r in refs] == ["Alpha", "Beta", "Gamma"]
+    out = tmp_path / "KCF"
+    first = run_experiment(TrackerSpec("kcf"), refs, out, progress=False)
+    assert first.done == ["Alpha", "Gamma"] and list(first.failed) == ["Beta"]
+    assert "0005.jpg is unreadable" in first.failed["Beta"]
+    boxes = np.loadtxt(out / "Alpha.txt", delimiter=",")
+    assert boxes.shape == (12, 4)
+    info = json.loads((out / "Alpha.json").read_text())
+    assert info["tracker"] == "KCF" and info["frames"] == 12 and info["fps"] > 0
+    stamp = (out / "Alpha.txt").stat().st_mtime_ns
+    again = run_experiment(TrackerSpec("kcf"), refs, out, progress=False)
+    assert again.skipped == ["Alpha", "Gamma"] and again.done == [] and list(again.failed) == ["Beta"]
+    assert (out / "Alpha.txt").stat().st_mtime_ns == stamp  # finished work is kept, not redone
+    assert not list(out.glob(".*.tmp"))  # no half-written files left behind
+
+
+def test_run_cli_with_two_workers_and_evaluate(data_root, tmp_path, capsys):
+    out = tmp_path / "CSRT"
+    argv = [
+        "run",
+        "--tracker",
+        "csrt",
+        "--data-root",
+        str(data_root),
+        "--sequences",
+        "Alpha,Gamma",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    assert "2 done" in capsys.readouterr().out
+    assert (
+        main(["evaluate", "--results", str(out), "--annotations", str(data_root / "otb"), "--sequences", "Alpha,Gamma"])
+        == 0
+    )
+    table = capsys.readouterr().out
+    assert "CSRT" in table and " 2 " in table
+
+
+def test_peers_follow_the_protocol():
+    seq = make_synthetic_sequence(6)
+    for kind in ("csrt", "kcf"):
+        t = OpenCVTracker(kind)
+        assert isinstance(t, Tracker)
+        t.init(seq.image(0), seq.boxes[0])
+        box = t.update(seq.image(1))
+        assert box.shape == (4,) and np.isfinite(box).all()
+    with pytest.raises(RlattnError, match="NanoTrack needs"):
+        OpenCVTracker("nanotrack", nanotrack_dir="/nonexistent")
+
+
+@needs_shared
+def test_nanotrack_runs_on_a_shared_sequence():
+    from rlattn.boxes import iou
+    from rlattn.datasets import load_otb_sequence
+
+    seq = load_otb_sequence(SHARED / "otb" / "Car4").truncated(30)
+    t = OpenCVTracker("nanotrack", SHARED.parent / "models" / "nanotrack")
+    t.init(seq.image(0), seq.boxes[0])
+    boxes = np.array([seq.boxes[0]] + [t.update(seq.image(i)) for i in range(1, len(seq))])
+    assert iou(boxes, seq.boxes).mean() > 0.5
