@@ -151,7 +151,7 @@ def _add_evaluate(sub) -> None:
         required=True,
         help="a tracker's results folder (<seq>.txt or <seq>_<Tracker>.mat); repeat for several",
     )
-    p.add_argument("--dataset", default="otb2015", choices=["otb2013", "otb2015", "otb100", "tb50"])
+    p.add_argument("--dataset", default="otb2015", choices=["otb2013", "otb2015", "otb100", "tb50", "vot2016"])
     p.add_argument(
         "--annotations",
         type=Path,
@@ -175,6 +175,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from rlattn.evaluation.results_io import sequence_key
 
     root = default_data_root()
+    if args.dataset == "vot2016":
+        return _evaluate_vot(args, root)
     anno_dir = args.annotations or (root / "otb_meta" / "anno_tb100" if root else None)
     if anno_dir is None:
         raise RlattnError("no --annotations given and no data root found (set RLATTN_DATA_ROOT)")
@@ -229,7 +231,8 @@ def _add_run(sub) -> None:
         choices=["dat", "mdnet", "csrt", "kcf", "nanotrack"],
         help="mdnet = DAT with λ = 0; csrt/kcf/nanotrack = OpenCV peers",
     )
-    p.add_argument("--dataset", default="otb2015", choices=["otb2013", "otb2015", "otb100", "tb50"])
+    p.add_argument("--dataset", default="otb2015", choices=["otb2013", "otb2015", "otb100", "tb50", "vot2016"])
+    p.add_argument("--runs", type=int, help="VOT runs per sequence (default 15 for dat/mdnet, 1 for OpenCV peers)")
     p.add_argument("--data-root", type=Path, help="folder with otb/<Seq>/ (and otb_meta/); default: ../shared/data")
     p.add_argument("--out", type=Path, required=True, help="results folder (one per tracker configuration)")
     p.add_argument("--sequences", help="comma-separated names (default: every sequence of --dataset found)")
@@ -246,14 +249,45 @@ def _add_run(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def _tracker_spec(args: argparse.Namespace):
+    from rlattn.experiments import TrackerSpec
+
+    config = None
+    if args.tracker in ("dat", "mdnet"):
+        base = TrackerConfig.quick() if args.quick else TrackerConfig()
+        config = base.replace(
+            lam=args.lam, backbone=args.backbone, weights=args.weights, device=args.device, seed=args.seed
+        )
+    spec = TrackerSpec(args.tracker, config, args.nanotrack_dir)
+    spec.build()  # fail early (missing weights or models, no CUDA) before any sequence starts
+    return spec
+
+
+def _run_vot(args: argparse.Namespace, root: Path, names: list[str] | None) -> int:
+    from rlattn.experiments import run_vot_experiment, vot_folders
+
+    spec = _tracker_spec(args)
+    runs = args.runs or (15 if args.tracker in ("dat", "mdnet") else 1)
+    summary = run_vot_experiment(spec, vot_folders(root, names), args.out, runs, progress=not args.no_progress)
+    print(
+        f"{args.tracker}: {len(summary.done)} runs done, {len(summary.skipped)} already there (skipped), "
+        f"{len(summary.failed)} failed -> {args.out}"
+    )
+    for name, err in summary.failed.items():
+        print(f"  failed {name}: {err}")
+    return 1 if summary.failed else 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rlattn.datasets.otb import default_data_root
-    from rlattn.experiments import TrackerSpec, resolve_sequences, run_experiment
+    from rlattn.experiments import resolve_sequences, run_experiment
 
     root = args.data_root or default_data_root()
     if root is None:
         raise RlattnError("no --data-root given and ../shared/data not found")
     names = [n for n in args.sequences.split(",") if n.strip()] if args.sequences else None
+    if args.dataset == "vot2016":
+        return _run_vot(args, root, names)
     refs, missing = resolve_sequences(root, args.dataset, names, args.frames)
     if missing:
         print(
@@ -264,14 +298,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if not refs:
         raise RlattnError(f"none of the requested sequences is under {root}")
-    config = None
-    if args.tracker in ("dat", "mdnet"):
-        base = TrackerConfig.quick() if args.quick else TrackerConfig()
-        config = base.replace(
-            lam=args.lam, backbone=args.backbone, weights=args.weights, device=args.device, seed=args.seed
-        )
-    spec = TrackerSpec(args.tracker, config, args.nanotrack_dir)
-    spec.build()  # fail early (missing weights or models, no CUDA) before any sequence starts
+    spec = _tracker_spec(args)
     summary = run_experiment(spec, refs, args.out, workers=args.workers, progress=not args.no_progress)
     print(
         f"{args.tracker}: {len(summary.done)} done, {len(summary.skipped)} already there (skipped), "
@@ -280,6 +307,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, err in summary.failed.items():
         print(f"  failed {name}: {err}")
     return 1 if summary.failed else 0
+
+
+def _evaluate_vot(args: argparse.Namespace, root: Path | None) -> int:
+    import json
+
+    from rlattn.datasets import load_vot_sequence
+    from rlattn.evaluation.vot import evaluate_vot_folder
+    from rlattn.experiments import vot_folders
+
+    base = args.annotations or root
+    if base is None:
+        raise RlattnError("no --annotations (VOT sequence folders) given and no data root found")
+    names = [n for n in args.sequences.split(",") if n.strip()] if args.sequences else None
+    sequences = {d.name: load_vot_sequence(d) for d in vot_folders(base, names)}
+    reports = [evaluate_vot_folder(folder, sequences) for folder in args.results]
+    for r in reports:
+        for problem in r.problems:
+            print(f"note: {r.tracker}: {problem}", file=sys.stderr)
+    acc_rank = {r.tracker: i + 1 for i, r in enumerate(sorted(reports, key=lambda r: -r.accuracy))}
+    rob_rank = {r.tracker: i + 1 for i, r in enumerate(sorted(reports, key=lambda r: r.robustness))}
+    reports.sort(key=lambda r: -r.eao)
+    print(f"VOT-2016 supervised on {len(sequences)} sequences")
+    print(f"{'tracker':<14}{'seqs':>5}{'EAO':>8}{'A':>8}{'R':>8}{'fail':>8}{'Ar':>5}{'Rr':>5}")
+    for r in reports:
+        print(
+            f"{r.tracker:<14}{r.sequences:>5}{r.eao:>8.3f}{r.accuracy:>8.3f}{r.robustness:>8.2f}{r.failures:>8.1f}"
+            f"{acc_rank[r.tracker]:>5}{rob_rank[r.tracker]:>5}"
+        )
+    if args.json:
+        from rlattn.results import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps({r.tracker: r.__dict__ for r in reports}, indent=1))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -152,3 +152,54 @@ def run_experiment(
                 record(*fut.result())
     bar.close()
     return summary
+
+
+def _run_vot_one(spec: TrackerSpec, folder: Path, out_dir: Path, run: int) -> tuple[str, str | None]:
+    from rlattn.datasets import load_vot_sequence
+    from rlattn.evaluation.vot import run_supervised, write_vot_result
+
+    name = f"{folder.name}_{run:03d}"
+    try:
+        seq = load_vot_sequence(folder)
+        if spec.config is not None:  # stochastic trackers: a different seed per run
+            spec = TrackerSpec(spec.name, spec.config.replace(seed=spec.config.seed + run - 1), spec.nanotrack_dir)
+        result = run_supervised(spec.build(), seq)
+        write_vot_result(out_dir / folder.name / f"{name}.txt", result)
+        return name, None
+    except RlattnError as exc:
+        return name, str(exc)
+    except Exception as exc:
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        return name, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
+
+
+def run_vot_experiment(
+    spec: TrackerSpec, folders: list[Path], out_dir: Path, runs: int, progress: bool = True
+) -> RunSummary:
+    """VOT supervised runs ``<out>/<seq>/<seq>_NNN.txt``; finished runs are skipped."""
+    summary = RunSummary()
+    todo = []
+    for folder in folders:
+        for run in range(1, runs + 1):
+            if (Path(out_dir) / folder.name / f"{folder.name}_{run:03d}.txt").is_file():
+                summary.skipped.append(f"{folder.name}_{run:03d}")
+            else:
+                todo.append((folder, run))
+    for folder, run in tqdm(todo, desc=f"{spec.name} VOT runs", unit="run", disable=not progress):
+        name, error = _run_vot_one(spec, folder, Path(out_dir), run)
+        if error is None:
+            summary.done.append(name)
+        else:
+            summary.failed[name] = error
+    return summary
+
+
+def vot_folders(data_root: Path, names: list[str] | None = None) -> list[Path]:
+    root = data_root / "vot" if (data_root / "vot").is_dir() else data_root
+    folders = sorted(d for d in root.iterdir() if (d / "groundtruth.txt").is_file()) if root.is_dir() else []
+    if names:
+        wanted = {n.lower() for n in names}
+        folders = [d for d in folders if d.name.lower() in wanted]
+    if not folders:
+        raise RlattnError(f"no VOT sequences (folders with groundtruth.txt) under {root}")
+    return folders

@@ -14,6 +14,11 @@ from rlattn.tracker import as_rgb
 
 NANOTRACK_FILES = ("nanotrack_backbone_sim.onnx", "nanotrack_head_sim.onnx")
 
+try:  # OpenCV's DNN backend warns on every NanoTrack start that it ignores the preferred target
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+except AttributeError:  # pragma: no cover - older builds
+    pass
+
 
 def default_nanotrack_dir() -> Path | None:
     env = os.environ.get("RLATTN_NANOTRACK_DIR")
