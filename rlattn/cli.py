@@ -1,4 +1,4 @@
-"""``rlattn`` command line: ``rlattn track`` runs the tracker on a sequence folder or the demo."""
+"""``rlattn`` command line: ``track`` one sequence, ``run`` a tracker over a dataset, ``evaluate`` results."""
 
 from __future__ import annotations
 
@@ -263,19 +263,24 @@ def _tracker_spec(args: argparse.Namespace):
     return spec
 
 
+def _report_run(args: argparse.Namespace, summary, unit: str = "") -> int:
+    """One summary line (done / skipped / failed), then each failure with its reason."""
+    print(
+        f"{args.tracker}: {len(summary.done)} {unit}done, {len(summary.skipped)} already there (skipped), "
+        f"{len(summary.failed)} failed -> {args.out}"
+    )
+    for name, err in summary.failed.items():
+        print(f"  failed {name}: {err}")
+    return 1 if summary.failed else 0
+
+
 def _run_vot(args: argparse.Namespace, root: Path, names: list[str] | None) -> int:
     from rlattn.experiments import run_vot_experiment, vot_folders
 
     spec = _tracker_spec(args)
     runs = args.runs or (15 if args.tracker in ("dat", "mdnet") else 1)
     summary = run_vot_experiment(spec, vot_folders(root, names), args.out, runs, progress=not args.no_progress)
-    print(
-        f"{args.tracker}: {len(summary.done)} runs done, {len(summary.skipped)} already there (skipped), "
-        f"{len(summary.failed)} failed -> {args.out}"
-    )
-    for name, err in summary.failed.items():
-        print(f"  failed {name}: {err}")
-    return 1 if summary.failed else 0
+    return _report_run(args, summary, "runs ")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -300,13 +305,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise RlattnError(f"none of the requested sequences is under {root}")
     spec = _tracker_spec(args)
     summary = run_experiment(spec, refs, args.out, workers=args.workers, progress=not args.no_progress)
-    print(
-        f"{args.tracker}: {len(summary.done)} done, {len(summary.skipped)} already there (skipped), "
-        f"{len(summary.failed)} failed -> {args.out}"
-    )
-    for name, err in summary.failed.items():
-        print(f"  failed {name}: {err}")
-    return 1 if summary.failed else 0
+    return _report_run(args, summary)
 
 
 def _evaluate_vot(args: argparse.Namespace, root: Path | None) -> int:

@@ -130,9 +130,11 @@ def expected_overlap_curve(runs: list[SupervisedRun], max_length: int) -> np.nda
 
 
 def eao(runs: list[SupervisedRun], interval: tuple[int, int] = EAO_RANGE_VOT2016) -> float:
+    """Mean of Φ(N) over ``interval``; NaN when no segment is long enough to reach it."""
     lo, hi = interval
-    curve = expected_overlap_curve(runs, hi)
-    return float(np.nanmean(curve[lo - 1 : hi]))
+    values = expected_overlap_curve(runs, hi)[lo - 1 : hi]
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
 
 
 def write_vot_result(path: Path, run: SupervisedRun) -> None:
@@ -205,9 +207,12 @@ def evaluate_vot_folder(
         fails.append(np.mean([r.failures for r in runs]))
     if not runs_all:
         raise RlattnError(f"no usable VOT runs in {folder}: " + "; ".join(problems[:3]))
+    score = eao(runs_all, interval)
+    if np.isnan(score):
+        problems.append(f"EAO undefined: no segment lasts {interval[0]} frames (sequences too short)")
     return VotReport(
         folder.name,
-        eao(runs_all, interval),
+        score,
         float(np.nanmean(acc)),
         float(np.mean(fails)),
         float(np.sum(fails)),
