@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlattn.config import BACKBONES, TrackerConfig
+from rlattn.config import BACKBONES, DATASETS, TRACKERS, TrackerConfig
 from rlattn.errors import RlattnError
 
 
@@ -56,6 +56,11 @@ def _add_track(sub) -> None:
     p.add_argument("--save-frames", action="store_true", help="write <name>_frames/NNNN.jpg with the boxes drawn")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_track)
+
+
+def _names(text: str | None) -> list[str] | None:
+    """``--sequences a,b,c`` as a list (None when not given)."""
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 def _parse_box_arg(text: str) -> np.ndarray:
@@ -151,7 +156,7 @@ def _add_evaluate(sub) -> None:
         required=True,
         help="a tracker's results folder (<seq>.txt or <seq>_<Tracker>.mat); repeat for several",
     )
-    p.add_argument("--dataset", default="otb2015", choices=["otb2013", "otb2015", "otb100", "tb50", "vot2016"])
+    p.add_argument("--dataset", default="otb2015", choices=DATASETS)
     p.add_argument(
         "--annotations",
         type=Path,
@@ -183,7 +188,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     annotations = load_annotations(anno_dir)
     meta_dirs = [anno_dir, anno_dir.parent] + ([root / "otb_meta"] if root else [])
     if args.sequences:
-        keys = [sequence_key(s) for s in args.sequences.split(",") if s.strip()]
+        keys = [sequence_key(s) for s in _names(args.sequences)]
     else:
         keys = sequence_set(args.dataset, meta_dirs)
     reports = [evaluate_folder(folder, annotations, keys, args.protocol) for folder in args.results]
@@ -228,10 +233,10 @@ def _add_run(sub) -> None:
     p.add_argument(
         "--tracker",
         required=True,
-        choices=["dat", "mdnet", "csrt", "kcf", "nanotrack"],
+        choices=TRACKERS,
         help="mdnet = DAT with λ = 0; csrt/kcf/nanotrack = OpenCV peers",
     )
-    p.add_argument("--dataset", default="otb2015", choices=["otb2013", "otb2015", "otb100", "tb50", "vot2016"])
+    p.add_argument("--dataset", default="otb2015", choices=DATASETS)
     p.add_argument("--runs", type=int, help="VOT runs per sequence (default 15 for dat/mdnet, 1 for OpenCV peers)")
     p.add_argument("--data-root", type=Path, help="folder with otb/<Seq>/ (and otb_meta/); default: ../shared/data")
     p.add_argument("--out", type=Path, required=True, help="results folder (one per tracker configuration)")
@@ -290,7 +295,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     root = args.data_root or default_data_root()
     if root is None:
         raise RlattnError("no --data-root given and ../shared/data not found")
-    names = [n for n in args.sequences.split(",") if n.strip()] if args.sequences else None
+    names = _names(args.sequences)
     if args.dataset == "vot2016":
         return _run_vot(args, root, names)
     refs, missing = resolve_sequences(root, args.dataset, names, args.frames)
@@ -318,7 +323,7 @@ def _evaluate_vot(args: argparse.Namespace, root: Path | None) -> int:
     base = args.annotations or root
     if base is None:
         raise RlattnError("no --annotations (VOT sequence folders) given and no data root found")
-    names = [n for n in args.sequences.split(",") if n.strip()] if args.sequences else None
+    names = _names(args.sequences)
     sequences = {d.name: load_vot_sequence(d) for d in vot_folders(base, names)}
     reports = [evaluate_vot_folder(folder, sequences) for folder in args.results]
     for r in reports:

@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 
 BACKBONES = ("efficientnet_lite0", "vggm")
+TRACKERS = ("dat", "mdnet", "csrt", "kcf", "nanotrack")  # mdnet = DAT with λ = 0; the rest are OpenCV's
+DATASETS = ("otb2013", "otb2015", "otb100", "tb50", "vot2016")
 
 
 @dataclass

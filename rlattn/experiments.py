@@ -20,8 +20,6 @@ from rlattn.errors import RlattnError
 from rlattn.evaluation.annotations import sequence_set
 from rlattn.evaluation.results_io import sequence_key
 
-TRACKERS = ("dat", "mdnet", "csrt", "kcf", "nanotrack")
-
 
 @dataclass(frozen=True)
 class TrackerSpec:
@@ -66,7 +64,6 @@ class RunSummary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    missing: list[str] = field(default_factory=list)
 
 
 def otb_folder(data_root: Path) -> Path:
@@ -98,6 +95,14 @@ def resolve_sequences(
     return refs, missing
 
 
+def _failure(exc: Exception) -> str:
+    """One line for a failed sequence: our own errors as they are, others with where they arose."""
+    if isinstance(exc, RlattnError):
+        return str(exc)
+    last = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
+
+
 def _run_one(spec: TrackerSpec, ref: SequenceRef, out_dir: Path) -> tuple[str, str | None]:
     from rlattn.results import write_run
     from rlattn.tracking import track_sequence
@@ -111,11 +116,8 @@ def _run_one(spec: TrackerSpec, ref: SequenceRef, out_dir: Path) -> tuple[str, s
             info["config"] = tracker.config.to_dict()
         write_run(out_dir, ref.result_name, boxes, info)
         return ref.result_name, None
-    except RlattnError as exc:
-        return ref.result_name, str(exc)
     except Exception as exc:  # keep going; the message names the sequence and the error
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        return ref.result_name, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
+        return ref.result_name, _failure(exc)
 
 
 def run_experiment(
@@ -166,11 +168,8 @@ def _run_vot_one(spec: TrackerSpec, folder: Path, out_dir: Path, run: int) -> tu
         result = run_supervised(spec.build(), seq)
         write_vot_result(out_dir / folder.name / f"{name}.txt", result)
         return name, None
-    except RlattnError as exc:
-        return name, str(exc)
     except Exception as exc:
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        return name, f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
+        return name, _failure(exc)
 
 
 def run_vot_experiment(

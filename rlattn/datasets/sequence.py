@@ -112,10 +112,11 @@ def read_boxes(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
             raise RlattnError(f"{path}:{no}: expected 4 numbers (x,y,w,h) or 8 (polygon), got {len(r)}")
     if widths == {4}:
         return np.stack(rows), None
-    polys = np.stack([r if len(r) == 8 else _rect_polygon(r) for r in rows])
+    polys = np.stack([r if len(r) == 8 else rect_polygon(r) for r in rows])
     return polygon_to_box(polys), polys
 
 
-def _rect_polygon(r: np.ndarray) -> np.ndarray:
+def rect_polygon(r: np.ndarray) -> np.ndarray:
+    """The 8-value polygon (corners clockwise from top-left) of an ``x,y,w,h`` box."""
     x, y, w, h = r
     return np.array([x, y, x + w, y, x + w, y + h, x, y + h])

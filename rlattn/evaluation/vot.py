@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rlattn.datasets.sequence import Sequence, read_rows
+from rlattn.datasets.sequence import Sequence, polygon_to_box, read_rows, rect_polygon
 from rlattn.errors import RlattnError
 from rlattn.results import atomic_write_text
 
@@ -29,16 +29,11 @@ INIT, FAILURE, SKIP = 1, 2, 0
 EAO_RANGE_VOT2016 = (108, 371)
 
 
-def _rect_polygon(box: np.ndarray) -> np.ndarray:
-    x, y, w, h = box
-    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32)
-
-
 def polygon_overlap(polygon: np.ndarray, box: np.ndarray) -> float:
     """IoU of a ground-truth polygon (8 values, or a 4-value box) and an ``x,y,w,h`` box."""
     poly = np.asarray(polygon, dtype=np.float64).reshape(-1)
-    gt = _rect_polygon(poly) if poly.size == 4 else poly.reshape(-1, 2).astype(np.float32)
-    pred = _rect_polygon(np.asarray(box, dtype=np.float64))
+    gt = (rect_polygon(poly) if poly.size == 4 else poly).reshape(-1, 2).astype(np.float32)
+    pred = rect_polygon(np.asarray(box, dtype=np.float64)).reshape(-1, 2).astype(np.float32)
     if not np.all(np.isfinite(pred)) or box[2] <= 0 or box[3] <= 0:
         return 0.0
     gt = cv2.convexHull(gt)
@@ -155,8 +150,7 @@ def read_vot_result(path: Path) -> tuple[np.ndarray, np.ndarray]:
         elif len(r) == 4:
             boxes[i] = r
         elif len(r) == 8:
-            xs, ys = r[0::2], r[1::2]
-            boxes[i] = [xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min()]
+            boxes[i] = polygon_to_box(r[None])[0]
         else:
             raise RlattnError(f"{path}:{i + 1}: expected a code (0/1/2) or 4/8 numbers")
     return codes, boxes
