@@ -16,7 +16,7 @@ demo: install
 	$(BIN)/rlattn track --demo --out demo_out
 
 test: install
-	$(BIN)/ruff check rlattn tests
+	$(BIN)/ruff check rlattn tests benchmarks
 	$(BIN)/python -m pytest -q tests
 
 .PHONY: install demo test

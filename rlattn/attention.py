@@ -14,6 +14,9 @@ graph. Two ways give the same gradients (tests check that they agree to float64 
   on ``A_c`` with respect to ``g_c`` is the forward-mode product ``J(I) u``. That replaces the slow
   backward-of-backward through the backbone by one Jacobian-vector product, and the part that
   depends on the classifier's weights (``g_c``) stays a cheap double backward through fc4-fc6.
+  A backbone that can linearise itself (``linearize``/``vjp_lin``/``jvp_lin``, as the
+  EfficientNet-Lite trunk does) gives ``Jᵀ g`` for both classes in one batched pass and ``J u``
+  from the same ReLU masks, without autograd's per-layer bookkeeping.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ def attention_maps(model: nn.Module, patches: torch.Tensor, cls: int, *, create_
         scores = model(x)
         (grad,) = torch.autograd.grad(scores[:, cls].sum(), x, create_graph=create_graph)
     return grad.clamp(min=0)
+
+
+ATTENTION_CHUNK = 8  # 2-core CPU, 64 patches: 0.84 s in chunks of 8, 0.98 s of 16, 1.56 s at once
 
 
 class _BackboneVJP(torch.autograd.Function):
@@ -59,6 +65,22 @@ class _BackboneVJP(torch.autograd.Function):
         return ju.reshape(k, n, -1), None, None, None
 
 
+class _LinearizedVJP(torch.autograd.Function):
+    """``G ↦ J(I)ᵀ G`` from a backbone's linearisation tape; backward ``U ↦ J(I) U``."""
+
+    @staticmethod
+    def forward(ctx, g, backbone, tape, in_shape):  # type: ignore[override]
+        ctx.backbone, ctx.tape = backbone, tape
+        k, n = g.shape[:2]
+        return backbone.vjp_lin(tape, g.reshape(k * n, *g.shape[2:])).reshape(k, n, *in_shape)
+
+    @staticmethod
+    def backward(ctx, u):  # type: ignore[override]
+        k, n = u.shape[:2]
+        ju = ctx.backbone.jvp_lin(ctx.tape, u.reshape(k * n, *u.shape[2:]).contiguous())
+        return ju.reshape(k, n, *ju.shape[1:]), None, None, None
+
+
 def backbone_jvp(backbone: nn.Module, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(f(x), J_f(x) u)`` where ``u`` holds ``k`` tangents per input (``k·N`` rows).
 
@@ -79,6 +101,19 @@ def attention_pair(model: nn.Module, patches: torch.Tensor) -> tuple[torch.Tenso
     ``model`` must be a :class:`rlattn.model.DATNet` (a frozen ``backbone`` and a ``classifier``).
     The maps are differentiable with respect to the classifier's parameters (see module doc).
     """
+    if hasattr(model.backbone, "linearize"):
+        if len(patches) > ATTENTION_CHUNK:  # samples are independent; small chunks stay in cache
+            parts = [attention_pair(model, p) for p in patches.split(ATTENTION_CHUNK)]
+            return tuple(torch.cat(t) for t in zip(*parts))  # type: ignore[return-value]
+        x = patches.detach().contiguous(memory_format=torch.channels_last)
+        out, tape = model.backbone.linearize(x)
+        leaf = out.detach().flatten(1).requires_grad_(True)
+        with torch.enable_grad():
+            scores = model.classifier(leaf)
+            g = [torch.autograd.grad(scores[:, c].sum(), leaf, create_graph=True, retain_graph=True)[0] for c in (1, 0)]
+            g = torch.stack(g).view(2, *out.shape)
+            maps = _LinearizedVJP.apply(g, model.backbone, tape, tuple(x.shape[1:])).clamp(min=0)
+        return scores, maps[0], maps[1]
     x = patches.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
     with torch.enable_grad():
         feats = model.backbone(x).flatten(1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlattn.config import BACKBONES, DATASETS, TRACKERS, TrackerConfig
+from rlattn.config import BACKBONES, DATASETS, MODES, TRACKERS, TrackerConfig
 from rlattn.errors import RlattnError
 
 
@@ -45,6 +45,7 @@ def _add_track(sub) -> None:
     p.add_argument("--frames", type=int, help="track only the first N frames")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_mode_args(p)
     p.add_argument(
         "--quick",
         action="store_true",
@@ -61,6 +62,17 @@ def _add_track(sub) -> None:
 def _names(text: str | None) -> list[str] | None:
     """``--sequences a,b,c`` as a list (None when not given)."""
     return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+def _add_mode_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="exact",
+        help="exact: a backbone pass per patch (the paper); fast: one pass per frame + RoIAlign, "
+        "R on --reg-samples samples per mini-batch (~14x faster, see benchmarks/)",
+    )
+    p.add_argument("--reg-samples", type=int, default=8, help="fast mode: samples per mini-batch carrying R")
 
 
 def _parse_box_arg(text: str) -> np.ndarray:
@@ -88,7 +100,15 @@ def cmd_track(args: argparse.Namespace) -> int:
         seq = open_sequence(args.sequence, target=args.target, start_frame=args.start_frame)
     seq = seq.truncated(args.frames)
     base = TrackerConfig.quick() if (args.quick or args.demo) else TrackerConfig()
-    cfg = base.replace(lam=args.lam, backbone=args.backbone, weights=args.weights, seed=args.seed, device=args.device)
+    cfg = base.replace(
+        lam=args.lam,
+        backbone=args.backbone,
+        weights=args.weights,
+        seed=args.seed,
+        device=args.device,
+        mode=args.mode,
+        reg_samples=args.reg_samples,
+    )
     tracker = DATTracker(cfg)
     args.out.mkdir(parents=True, exist_ok=True)
     truth = seq.boxes
@@ -246,6 +266,7 @@ def _add_run(sub) -> None:
     p.add_argument("--weights")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    _add_mode_args(p)
     p.add_argument("--quick", action="store_true", help="TrackerConfig.quick() instead of the paper's settings")
     p.add_argument("--frames", type=int, help="only the first N frames of each sequence")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (one sequence each)")
@@ -261,7 +282,13 @@ def _tracker_spec(args: argparse.Namespace):
     if args.tracker in ("dat", "mdnet"):
         base = TrackerConfig.quick() if args.quick else TrackerConfig()
         config = base.replace(
-            lam=args.lam, backbone=args.backbone, weights=args.weights, device=args.device, seed=args.seed
+            lam=args.lam,
+            backbone=args.backbone,
+            weights=args.weights,
+            device=args.device,
+            seed=args.seed,
+            mode=args.mode,
+            reg_samples=args.reg_samples,
         )
     spec = TrackerSpec(args.tracker, config, args.nanotrack_dir)
     spec.build()  # fail early (missing weights or models, no CUDA) before any sequence starts

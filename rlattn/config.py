@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 BACKBONES = ("efficientnet_lite0", "vggm")
+MODES = ("exact", "fast")
 TRACKERS = ("dat", "mdnet", "csrt", "kcf", "nanotrack")  # mdnet = DAT with λ = 0; the rest are OpenCV's
 DATASETS = ("otb2013", "otb2015", "otb100", "tb50", "vot2016")
 
@@ -24,6 +25,11 @@ class TrackerConfig:
     seed: int = 0
     img_size: int = 107  # patch side in pixels (MDNet)
     padding: int = 16  # context added around a box before resizing, in patch pixels
+    # "exact": a backbone pass per 107x107 patch (the paper, MDNet). "fast": one backbone pass per
+    # frame on the region holding all samples + RoIAlign (RT-MDNet), and the attention regulariser
+    # on ``reg_samples`` samples of each mini-batch (an unbiased estimate of its batch sum).
+    mode: str = "exact"
+    reg_samples: int = 8  # fast mode only; half positives, half negatives (trade-off: benchmarks/README.md)
 
     # --- reciprocative learning (Eq. 3-5) ---------------------------------------------------
     lam: float = 5.0  # λ; 0 gives plain MDNet (cross-entropy only)
@@ -88,6 +94,10 @@ class TrackerConfig:
 
         if self.backbone not in BACKBONES:
             raise RlattnError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+        if self.mode not in MODES:
+            raise RlattnError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.reg_samples < 2:
+            raise RlattnError(f"reg_samples must be >= 2 (one positive, one negative), got {self.reg_samples}")
         if self.lam < 0:
             raise RlattnError(f"lambda must be >= 0, got {self.lam}")
         for name in ("iters_init", "iters_update", "n_samples", "batch_pos", "batch_neg", "top_k"):

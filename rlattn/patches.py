@@ -21,7 +21,7 @@ def extract_patches(
     image: torch.Tensor, boxes: np.ndarray | torch.Tensor, img_size: int = 107, padding: int = 16
 ) -> torch.Tensor:
     """Patches ``(N, 3, img_size, img_size)`` from a centred ``(3, H, W)`` image and 0-based boxes."""
-    boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32), device=image.device).reshape(-1, 4)
+    boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float64), device=image.device).to(image.dtype).reshape(-1, 4)
     n = boxes.shape[0]
     _, h, w = image.shape
     if n == 0:
@@ -31,7 +31,7 @@ def extract_patches(
     cy = boxes[:, 1] + boxes[:, 3] / 2
     half_w = boxes[:, 2] * grow / 2
     half_h = boxes[:, 3] * grow / 2
-    steps = (torch.arange(img_size, device=image.device, dtype=torch.float32) + 0.5) / img_size * 2 - 1
+    steps = (torch.arange(img_size, device=image.device, dtype=image.dtype) + 0.5) / img_size * 2 - 1
     # continuous source coordinates, then grid_sample's [-1, 1] (align_corners=False) frame
     xs = (cx[:, None] + half_w[:, None] * steps[None, :]) * (2.0 / w) - 1
     ys = (cy[:, None] + half_h[:, None] * steps[None, :]) * (2.0 / h) - 1

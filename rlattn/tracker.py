@@ -18,8 +18,9 @@ from rlattn.bbreg import BBoxRegressor
 from rlattn.boxes import to_one_based, to_zero_based, validate_init_box
 from rlattn.config import TrackerConfig
 from rlattn.errors import RlattnError
+from rlattn.features import feature_extractor
 from rlattn.model import DATNet, build_backbone
-from rlattn.patches import extract_patches, image_tensor
+from rlattn.patches import image_tensor
 from rlattn.sampling import generate, generate_with_overlap
 from rlattn.training import SampleMemory, SamplePool, make_optimizer, train_classifier
 
@@ -95,16 +96,14 @@ class DATTracker:
             self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
 
     # --- helpers ----------------------------------------------------------------------------
-    def _features(self, image: torch.Tensor, boxes: np.ndarray) -> torch.Tensor:
-        cfg = self.config
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(boxes), cfg.batch_test):
-                p = extract_patches(image, boxes[i : i + cfg.batch_test], cfg.img_size, cfg.padding)
-                out.append(self.net.features(p.contiguous(memory_format=torch.channels_last)))
-        if not out:
-            return torch.zeros((0, self.net.feature_dim), device=self.device)
-        return torch.cat(out)
+    def _features(self, image: torch.Tensor, *groups: np.ndarray) -> list[torch.Tensor]:
+        """Features of each group of boxes; all groups share one pass (one region in fast mode)."""
+        boxes = np.concatenate([np.asarray(g, dtype=np.float64).reshape(-1, 4) for g in groups])
+        if len(boxes) == 0:
+            feats = torch.zeros((0, self.net.feature_dim), device=self.device)
+        else:
+            feats = self.extract(image, boxes, self.target)
+        return list(feats.split([len(g) for g in groups]))
 
     def _scores(self, feats: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -120,6 +119,7 @@ class DATTracker:
 
     def _train(self, pos: SamplePool, neg: SamplePool, iters: int, optimizer, stage: str) -> None:
         records = train_classifier(self.net, optimizer, pos, neg, iters, self.config, self.rng)
+        self.timings["attention"] = self.timings.get("attention", 0.0) + sum(r["attention_seconds"] for r in records)
         self.history.extend({"frame": self.frame, "stage": stage, **r} for r in records)
 
     # --- the protocol ---------------------------------------------------------------------
@@ -137,6 +137,7 @@ class DATTracker:
         with self._timed("model"):
             backbone = _shared_backbone(cfg.backbone, cfg.weights, self.device)
             self.net = DATNet(backbone, cfg.img_size).eval()
+            self.extract = feature_extractor(cfg.mode, backbone, cfg.img_size, cfg.padding, cfg.batch_test)
         img_t = image_tensor(image, self.device)
         self.target = target
         rng, size = self.rng, self.image_size
@@ -152,13 +153,15 @@ class DATTracker:
                 ]
             )
             neg = rng.permutation(neg)
+            bb = self._draw(
+                "uniform", cfg.n_bbreg, cfg.overlap_bbreg, cfg.trans_bbreg, cfg.scale_bbreg, cfg.aspect_bbreg
+            )
         if len(pos) == 0 or len(neg) == 0:
             raise RlattnError(
                 f"could not draw training samples around the initial box {box!r} in a {size[0]}x{size[1]} image"
             )
         with self._timed("features"):
-            pos_f = self._features(img_t, pos)
-            neg_f = self._features(img_t, neg)
+            pos_f, neg_f, bb_f = self._features(img_t, pos, neg, bb)
         images = {0: img_t} if cfg.lam > 0 else {}
         self.init_optimizer = make_optimizer(self.net, cfg, cfg.lr_init)
         with self._timed("train_init"):
@@ -170,10 +173,7 @@ class DATTracker:
                 "init",
             )
         with self._timed("bbreg"):
-            bb = self._draw(
-                "uniform", cfg.n_bbreg, cfg.overlap_bbreg, cfg.trans_bbreg, cfg.scale_bbreg, cfg.aspect_bbreg
-            )
-            self.bbreg = BBoxRegressor(cfg.bbreg_alpha).fit(self._features(img_t, bb), bb, target)
+            self.bbreg = BBoxRegressor(cfg.bbreg_alpha).fit(bb_f, bb, target)
         self.memory = SampleMemory(cfg.n_frames_long, cfg.n_frames_short, keep_images=cfg.lam > 0)
         keep_p = rng.permutation(len(pos))[: cfg.n_pos_update]
         keep_n = rng.permutation(len(neg))[: cfg.n_neg_update]
@@ -196,7 +196,7 @@ class DATTracker:
             samples = generate(
                 rng, "gaussian", self.target, cfg.n_samples, self.image_size, trans=self.trans, scale=cfg.scale
             )
-            feats = self._features(img_t, samples)
+            (feats,) = self._features(img_t, samples)
             scores = self._scores(feats)[:, 1]
             top = scores.topk(min(cfg.top_k, len(scores))).indices
             target_score = float(scores[top].mean())
@@ -213,7 +213,8 @@ class DATTracker:
                 pos = self._draw("gaussian", cfg.n_pos_update, cfg.overlap_pos_update, cfg.trans_pos, cfg.scale_pos)
                 neg = self._draw("uniform", cfg.n_neg_update, cfg.overlap_neg_update, cfg.trans_neg, cfg.scale_neg)
                 if len(pos) and len(neg):
-                    self.memory.add(self.frame, img_t, pos, self._features(img_t, pos), neg, self._features(img_t, neg))
+                    pos_f, neg_f = self._features(img_t, pos, neg)
+                    self.memory.add(self.frame, img_t, pos, pos_f, neg, neg_f)
         with self._timed("update"):
             if not success:
                 self._train(

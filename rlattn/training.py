@@ -1,12 +1,22 @@
 """Online training of fc4-fc6: MDNet's mini-batch loop with hard negative mining, plus Eq. 5.
 
 With λ = 0 the loop works on cached features (the backbone is frozen), exactly like MDNet.
-With λ > 0 every mini-batch is re-cropped from its frames, because the attention maps are
-gradients with respect to the input pixels and need the backbone in the graph.
+With λ > 0 the attention maps are gradients with respect to the input pixels and need the
+backbone in the graph, so patches are re-cropped from their frames:
+
+* ``mode="exact"`` (the paper): every sample of the mini-batch, and the cross-entropy uses the
+  same pass's scores;
+* ``mode="fast"``: the cross-entropy uses the cached (region-pooled) features of the whole
+  mini-batch, and ``R`` is computed on a random ``reg_samples`` of it (half positives, half
+  negatives), each half scaled by ``batch / subset`` so that its expectation is the batch's
+  ``Σ R``. The maps of that subset are the exact mode's: input gradients of each sample's own
+  107×107 patch through backbone and classifier (the region-pooled features the cross-entropy
+  sees read the same cells, but with the real surroundings instead of grey padding).
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +44,8 @@ class SamplePool:
 
     def patches(self, idx: np.ndarray, img_size: int, padding: int) -> torch.Tensor:
         """Re-crop the patches of samples ``idx`` (in that order) from their frames."""
-        out = torch.empty((len(idx), 3, img_size, img_size), device=self.feats.device)
+        dtype = next(iter(self.images.values())).dtype if self.images else torch.float32
+        out = torch.empty((len(idx), 3, img_size, img_size), device=self.feats.device, dtype=dtype)
         for fid in np.unique(self.frame_ids[idx]):
             rows = np.nonzero(self.frame_ids[idx] == fid)[0]
             out[torch.as_tensor(rows, device=out.device)] = extract_patches(
@@ -86,6 +97,33 @@ def _cycle(rng: np.random.Generator, n: int, k: int) -> Iterator[np.ndarray]:
         pos += k
 
 
+def _clock(cuda: bool) -> float:
+    if cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def _subset_regulariser(
+    model: nn.Module,
+    pos: SamplePool,
+    neg: SamplePool,
+    pi: np.ndarray,
+    ni: np.ndarray,
+    cfg: TrackerConfig,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """Unbiased estimate of ``Σ R`` over the mini-batch ``pi ∪ ni`` from ``cfg.reg_samples`` of it."""
+    kp = min(max(cfg.reg_samples // 2, 1), len(pi))
+    kn = min(max(cfg.reg_samples - kp, 1), len(ni))
+    sp = rng.choice(pi, kp, replace=False)
+    sn = rng.choice(ni, kn, replace=False)
+    patches = torch.cat([pos.patches(sp, cfg.img_size, cfg.padding), neg.patches(sn, cfg.img_size, cfg.padding)])
+    _, maps_p, maps_n = attention_pair(model, patches)
+    labels = torch.cat([torch.ones(kp), torch.zeros(kn)]).to(patches.device)
+    r = regulariser(maps_p, maps_n, labels, cfg.eps)
+    return r[:kp].sum() * (len(pi) / kp) + r[kp:].sum() * (len(ni) / kn)
+
+
 def make_optimizer(net: nn.Module, cfg: TrackerConfig, lr: float) -> torch.optim.SGD:
     """SGD over fc4-fc6 with fc6 at ``lr_mult_fc6 × lr``."""
     clf = net.classifier
@@ -106,12 +144,18 @@ def train_classifier(
     rng: np.random.Generator,
     callback: Callable[[int, dict], None] | None = None,
 ) -> list[dict]:
-    """``iters`` SGD steps; returns per-iteration ``{"loss", "ce", "reg"}`` (``reg`` = Σ R)."""
+    """``iters`` SGD steps; returns per-iteration ``{"loss", "ce", "reg", "attention_seconds"}``.
+
+    ``reg`` is Σ R over the mini-batch (its unbiased estimate in fast mode). ``attention_seconds``
+    is the time spent on the maps, ``R`` and the backward pass through them.
+    """
     if len(pos) == 0 or len(neg) == 0:
         return []
     pos_batches = _cycle(rng, len(pos), cfg.batch_pos)
     neg_batches = _cycle(rng, len(neg), cfg.batch_neg_cand)
     params = list(net.classifier.parameters())
+    fast = cfg.mode == "fast"
+    cuda = pos.feats.device.type == "cuda"
     history = []
     for it in range(iters):
         pi = next(pos_batches)
@@ -122,10 +166,14 @@ def train_classifier(
             ni = cand[hard.topk(min(cfg.batch_neg, len(cand))).indices.cpu().numpy()]
         net.train()
         labels = torch.cat([torch.ones(len(pi)), torch.zeros(len(ni))]).to(pos.feats.device)
-        if cfg.lam == 0:
+        t0 = _clock(cuda)
+        if cfg.lam == 0 or fast:
             scores = net.classifier(torch.cat([pos.feats[torch.as_tensor(pi)], neg.feats[torch.as_tensor(ni)]]))
             ce = cross_entropy(scores, labels)
             reg = torch.zeros((), device=ce.device)
+            t0 = _clock(cuda)
+            if cfg.lam > 0:
+                reg = _subset_regulariser(net, pos, neg, pi, ni, cfg, rng)
         else:
             patches = torch.cat(
                 [pos.patches(pi, cfg.img_size, cfg.padding), neg.patches(ni, cfg.img_size, cfg.padding)]
@@ -136,9 +184,10 @@ def train_classifier(
         loss = ce + cfg.lam * reg  # == reciprocative_loss(...), kept in parts for the history
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        attention_seconds = _clock(cuda) - t0 if cfg.lam > 0 else 0.0
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         optimizer.step()
-        record = {"loss": loss.item(), "ce": ce.item(), "reg": reg.item()}
+        record = {"loss": loss.item(), "ce": ce.item(), "reg": reg.item(), "attention_seconds": attention_seconds}
         history.append(record)
         if callback is not None:
             callback(it, record)

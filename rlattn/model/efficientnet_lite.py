@@ -76,14 +76,33 @@ class MBConv(nn.Module):
         y = self._bn2(self._project_conv(y))
         return y + x if self.residual else y
 
-    def jvp(self, p: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Primal ``p`` (N rows) and tangents ``t`` (k·N rows) through the block."""
-        q, u = p, t
-        if self.expand:
-            q, u = _relu6_jvp(*_conv_bn_jvp(self._expand_conv, self._bn0, q, u))
-        q, u = _relu6_jvp(*_conv_bn_jvp(self._depthwise_conv, self._bn1, q, u))
-        q, u = _conv_bn_jvp(self._project_conv, self._bn2, q, u)
-        return (q + p, u + t) if self.residual else (q, u)
+    def _layers(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d, bool]]:
+        """(conv, bn, followed by ReLU6) in forward order."""
+        out = [(self._expand_conv, self._bn0, True)] if self.expand else []
+        return out + [(self._depthwise_conv, self._bn1, True), (self._project_conv, self._bn2, False)]
+
+    def linearize(self, p: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """Output at ``p`` and what defines the block's Jacobian there (pads and ReLU6 masks)."""
+        tape, q = [], p
+        for conv, bn, relu in self._layers():
+            q, entry = _conv_bn_forward(conv, bn, q)
+            if relu:
+                entry["mask"] = ((q > 0) & (q < 6)).to(q.dtype)
+                q = q.clamp(0, 6)
+            tape.append(entry)
+        return (q + p if self.residual else q), tape
+
+    def jvp_lin(self, tape: list, t: torch.Tensor) -> torch.Tensor:
+        u = t
+        for entry in tape:
+            u = _masked(_conv_tangent(entry, u), entry.get("mask"))
+        return u + t if self.residual else u
+
+    def vjp_lin(self, tape: list, g: torch.Tensor) -> torch.Tensor:
+        v = g
+        for entry in reversed(tape):
+            v = _conv_cotangent(entry, _masked(v, entry.get("mask")))
+        return v + g if self.residual else v
 
 
 def _fused(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,20 +116,47 @@ def _fused(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Ten
     return cache
 
 
-def _conv_bn_jvp(conv: nn.Conv2d, bn: nn.BatchNorm2d, p: torch.Tensor, t: torch.Tensor):
+def _conv_bn_forward(conv: nn.Conv2d, bn: nn.BatchNorm2d, p: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    """Convolution + folded batch norm at ``p``, and the tape entry of its linear part."""
     weight, bias = _fused(conv, bn)
+    h, w = p.shape[-2:]
+    entry = {
+        "weight": weight,
+        "stride": conv.stride,
+        "groups": conv.groups,
+        "in_shape": tuple(p.shape[1:]),
+        "pad": None,
+    }
     if isinstance(conv, SameConv2d):
-        p, t = conv.pad_input(p), conv.pad_input(t)
-    run = lambda x, b: F.conv2d(x, weight, b, conv.stride, 0, conv.dilation, conv.groups)  # noqa: E731
-    return run(p, bias), run(t, None)
+        padded = conv.pad_input(p)
+        ph, pw = padded.shape[-2] - h, padded.shape[-1] - w
+        if ph or pw:
+            entry["pad"] = [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]  # F.pad order: left, right, top, bottom
+        p = padded
+    return F.conv2d(p, weight, bias, conv.stride, 0, 1, conv.groups), entry
 
 
-def _relu6_jvp(p: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    # hardtanh's derivative is 1 strictly inside (0, 6), the same convention as autograd's
-    mask = (p > 0) & (p < 6)
-    k = t.shape[0] // p.shape[0]
-    t = (t.view(k, *p.shape) * mask).view(t.shape)
-    return p.clamp(0, 6), t
+def _conv_tangent(entry: dict, t: torch.Tensor) -> torch.Tensor:
+    if entry["pad"] is not None:
+        t = F.pad(t, entry["pad"])
+    return F.conv2d(t, entry["weight"], None, entry["stride"], 0, 1, entry["groups"])
+
+
+def _conv_cotangent(entry: dict, g: torch.Tensor) -> torch.Tensor:
+    """Transpose of :func:`_conv_tangent`: the gradient with respect to the (unpadded) input."""
+    c, h, w = entry["in_shape"]
+    left, right, top, bottom = entry["pad"] if entry["pad"] is not None else (0, 0, 0, 0)
+    shape = (g.shape[0], c, h + top + bottom, w + left + right)
+    gin = torch.nn.grad.conv2d_input(shape, entry["weight"], g, entry["stride"], 0, 1, entry["groups"])
+    return gin[:, :, top : top + h, left : left + w] if entry["pad"] is not None else gin
+
+
+def _masked(t: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``t`` (k·N rows) times the N-row 0/1 ``mask``; ReLU6's derivative is 1 strictly inside (0, 6)."""
+    if mask is None:
+        return t
+    k = t.shape[0] // mask.shape[0]
+    return (t.view(k, *mask.shape) * mask).view(t.shape)
 
 
 class EfficientNetLite0(nn.Module):
@@ -132,6 +178,11 @@ class EfficientNetLite0(nn.Module):
             self._bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
             self._fc = nn.Linear(1280, 1000)
 
+    def layer_geometry(self) -> list[tuple[int, int, str]]:
+        """(kernel, stride, "same") of the spatial layers in forward order (1×1 convs move nothing)."""
+        convs = [self._conv_stem] + [b._depthwise_conv for b in self._blocks]
+        return [(c.kernel_size[0], c.stride[0], "same") for c in convs]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: centred pixels (value − 128), ``(N, 3, H, W)``, RGB."""
         x = (x + 1.0) / 128.0  # (v - 128 + 1) / 128 == (v - 127) / 128
@@ -143,20 +194,45 @@ class EfficientNetLite0(nn.Module):
         x = F.relu6(self._bn1(self._conv_head(x)))
         return self._fc(x.mean(dim=(2, 3)))
 
-    def jvp(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(f(x), J_f(x) u)`` for the truncated trunk in about the cost of two forward passes.
+    def linearize(self, x: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """The truncated trunk's output at ``x`` and a tape describing its Jacobian ``J(x)`` there.
 
         The trunk is piecewise linear in its input (bias-free convolutions, eval-mode batch norm,
-        ReLU6, residual sums), so the Jacobian-vector product is the forward pass of ``u`` through
-        the same layers with the shifts dropped and each ReLU6 replaced by its 0/1 mask at ``x``.
-        ``u`` may hold several tangents per input (``k·N`` rows, in blocks of ``N``).
+        ReLU6, residual sums), so ``J(x)`` is the same layers with the shifts dropped, batch norm
+        folded into the convolutions and each ReLU6 replaced by its 0/1 mask at ``x``. The tape
+        keeps those masks; :meth:`jvp_lin` (``J u``) and :meth:`vjp_lin` (``Jᵀ g``) then cost one
+        pass each and take several tangents per input (``k·N`` rows, in blocks of ``N``).
         """
         if self.cut_block is None:
-            raise NotImplementedError("jvp is defined for the truncated trunk only")
-        p, t = _relu6_jvp(*_conv_bn_jvp(self._conv_stem, self._bn0, (x + 1.0) / 128.0, u / 128.0))
-        for block in list(self._blocks)[: self.cut_block + 1]:
-            p, t = block.jvp(p, t)
-        return p, t
+            raise NotImplementedError("the linearisation is defined for the truncated trunk only")
+        with torch.no_grad():
+            p, stem = _conv_bn_forward(self._conv_stem, self._bn0, (x + 1.0) / 128.0)
+            stem["mask"] = ((p > 0) & (p < 6)).to(p.dtype)
+            p = p.clamp(0, 6)
+            tape = [stem]
+            for block in self._blocks[: self.cut_block + 1]:
+                p, entry = block.linearize(p)
+                tape.append(entry)
+        return p, tape
+
+    def jvp_lin(self, tape: list, u: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            t = _masked(_conv_tangent(tape[0], u / 128.0), tape[0]["mask"])
+            for block, entry in zip(self._blocks, tape[1:]):
+                t = block.jvp_lin(entry, t)
+        return t
+
+    def vjp_lin(self, tape: list, g: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            v = g
+            for block, entry in reversed(list(zip(self._blocks, tape[1:]))):
+                v = block.vjp_lin(entry, v)
+            return _conv_cotangent(tape[0], _masked(v, tape[0]["mask"])) / 128.0
+
+    def jvp(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(f(x), J_f(x) u)``; ``u`` may hold several tangents per input (``k·N`` rows)."""
+        p, tape = self.linearize(x)
+        return p, self.jvp_lin(tape, u)
 
 
 def default_weights_path() -> Path:

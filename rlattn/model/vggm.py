@@ -44,6 +44,11 @@ class VGGMFeatures(nn.Module):
         self.lrn = LRN()
         self.pool = nn.MaxPool2d(3, stride=2)
 
+    @staticmethod
+    def layer_geometry() -> list[tuple[int, int, int]]:
+        """(kernel, stride, padding) in forward order: conv1, pool, conv2, pool, conv3."""
+        return [(7, 2, 0), (3, 2, 0), (5, 2, 0), (3, 2, 0), (3, 1, 0)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: centred pixels (value − 128), as MDNet feeds VGG-M."""
         x = self.pool(self.lrn(torch.relu(self.conv1(x))))
