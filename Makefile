@@ -18,5 +18,15 @@ demo: install
 test: install
 	$(BIN)/ruff check rlattn tests benchmarks
 	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
+	$(MAKE) book
 
-.PHONY: install demo test
+# the book from the committed (executed) notebooks; -W: a warning fails the build
+book: install
+	$(BIN)/jupyter-book build . -W --keep-going -q
+
+# re-execute every notebook with its default parameters (do this before committing a changed chapter)
+notebooks: install
+	for nb in notebooks/[0-9]*.ipynb; do (cd notebooks && ../$(BIN)/papermill -k python3 $$(basename $$nb) $$(basename $$nb)) || exit 1; done
+
+.PHONY: install demo test book notebooks

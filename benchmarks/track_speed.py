@@ -46,7 +46,8 @@ def _run(args: dict) -> dict:
     if args["sequence"]:
         seq = open_sequence(Path(args["sequence"]))
     else:
-        seq = make_synthetic_sequence(n_frames=args["frames"] or 60, name="demo")
+        # the demo's motion spans its whole length: make the 60-frame demo and cut it, not a faster 20-frame one
+        seq = make_synthetic_sequence(n_frames=max(args["frames"] or 60, 60), name="demo")
     seq = seq.truncated(args["frames"])
     base = TrackerConfig.quick() if args["quick"] else TrackerConfig()
     changes = {"lam": args["lam"], "mode": args["mode"], "device": args["device"], "backbone": args["backbone"]}

@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def attention_maps(model: nn.Module, patches: torch.Tensor, cls: int, *, create_graph: bool = True) -> torch.Tensor:
-    """Positive part of ``∂f_cls/∂patches`` by double backprop; differentiable in the model's weights.
+def input_gradient(model: nn.Module, patches: torch.Tensor, cls: int, *, create_graph: bool = True) -> torch.Tensor:
+    """``∂f_cls/∂patches`` (both signs) by backprop; with ``create_graph`` it stays differentiable
+    in the model's weights, as the regulariser needs.
 
     ``model`` maps ``(N, 3, H, W)`` patches to ``(N, 2)`` scores; column 1 is the target.
     Samples are independent, so the gradient of the summed score gives every sample's own map.
@@ -36,7 +37,23 @@ def attention_maps(model: nn.Module, patches: torch.Tensor, cls: int, *, create_
     with torch.enable_grad():
         scores = model(x)
         (grad,) = torch.autograd.grad(scores[:, cls].sum(), x, create_graph=create_graph)
-    return grad.clamp(min=0)
+    return grad
+
+
+def attention_maps(model: nn.Module, patches: torch.Tensor, cls: int, *, create_graph: bool = True) -> torch.Tensor:
+    """Positive part of ``∂f_cls/∂patches`` (Eq. 2) by double backprop; differentiable in the
+    model's weights unless ``create_graph=False`` (which is what the authors' release did)."""
+    return input_gradient(model, patches, cls, create_graph=create_graph).clamp(min=0)
+
+
+def finite_difference(model: nn.Module, patch: torch.Tensor, cls: int, index: tuple[int, int, int], h: float = 1e-3):
+    """Central difference of ``f_cls`` at one input element ``index = (channel, row, col)`` of a
+    single ``(3, H, W)`` patch: the number ``input_gradient`` must reproduce there."""
+    with torch.no_grad():
+        plus, minus = patch.clone(), patch.clone()
+        plus[index] += h
+        minus[index] -= h
+        return float((model(plus[None])[0, cls] - model(minus[None])[0, cls]) / (2 * h))
 
 
 ATTENTION_CHUNK = 8  # 2-core CPU, 64 patches: 0.84 s in chunks of 8, 0.98 s of 16, 1.56 s at once

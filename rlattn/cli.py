@@ -64,6 +64,9 @@ def _names(text: str | None) -> list[str] | None:
     return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
+SYNTHETIC_ROOT = Path("data/synthetic")  # where `--dataset synthetic` writes its sequences by default
+
+
 def _add_mode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mode",
@@ -202,6 +205,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     root = default_data_root()
     if args.dataset == "vot2016":
         return _evaluate_vot(args, root)
+    if args.dataset == "synthetic":
+        root = None
+        args.annotations = args.annotations or SYNTHETIC_ROOT / "otb"
     anno_dir = args.annotations or (root / "otb_meta" / "anno_tb100" if root else None)
     if anno_dir is None:
         raise RlattnError("no --annotations given and no data root found (set RLATTN_DATA_ROOT)")
@@ -258,7 +264,11 @@ def _add_run(sub) -> None:
     )
     p.add_argument("--dataset", default="otb2015", choices=DATASETS)
     p.add_argument("--runs", type=int, help="VOT runs per sequence (default 15 for dat/mdnet, 1 for OpenCV peers)")
-    p.add_argument("--data-root", type=Path, help="folder with otb/<Seq>/ (and otb_meta/); default: ../shared/data")
+    p.add_argument(
+        "--data-root",
+        type=Path,
+        help="folder with otb/<Seq>/ (and otb_meta/); default: ../shared/data (data/synthetic for --dataset synthetic)",
+    )
     p.add_argument("--out", type=Path, required=True, help="results folder (one per tracker configuration)")
     p.add_argument("--sequences", help="comma-separated names (default: every sequence of --dataset found)")
     p.add_argument("--lambda", dest="lam", type=float, default=5.0)
@@ -320,6 +330,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rlattn.experiments import resolve_sequences, run_experiment
 
     root = args.data_root or default_data_root()
+    if args.dataset == "synthetic":
+        root = args.data_root or SYNTHETIC_ROOT
     if root is None:
         raise RlattnError("no --data-root given and ../shared/data not found")
     names = _names(args.sequences)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 BACKBONES = ("efficientnet_lite0", "vggm")
 MODES = ("exact", "fast")
 TRACKERS = ("dat", "mdnet", "csrt", "kcf", "nanotrack")  # mdnet = DAT with λ = 0; the rest are OpenCV's
-DATASETS = ("otb2013", "otb2015", "otb100", "tb50", "vot2016")
+DATASETS = ("otb2013", "otb2015", "otb100", "tb50", "vot2016", "synthetic")
 
 
 @dataclass

@@ -73,7 +73,14 @@ def otb_folder(data_root: Path) -> Path:
 def resolve_sequences(
     data_root: Path, dataset: str, names: list[str] | None = None, frames: int | None = None
 ) -> tuple[list[SequenceRef], list[str]]:
-    """The dataset's sequences found under ``data_root`` and the keys that are missing there."""
+    """The dataset's sequences found under ``data_root`` and the keys that are missing there.
+
+    ``dataset="synthetic"`` first writes the synthetic set under ``data_root/otb`` if needed.
+    """
+    if dataset == "synthetic":
+        from rlattn.datasets.synthetic import make_synthetic_dataset
+
+        make_synthetic_dataset(data_root)
     seq_root = otb_folder(data_root)
     if not seq_root.is_dir():
         raise RlattnError(f"data root not found: {data_root}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
@@ -81,6 +82,8 @@ class DATTracker:
         self.last_scores: np.ndarray | None = None
         self.last_samples: np.ndarray | None = None
         self.net: DATNet | None = None
+        # observer for notebooks: called as on_train_step(stage, iteration, record) after each SGD step
+        self.on_train_step: Callable[[str, int, dict], None] | None = None
 
     # --- timing ---------------------------------------------------------------------------
     @contextmanager
@@ -118,7 +121,9 @@ class DATTracker:
         )
 
     def _train(self, pos: SamplePool, neg: SamplePool, iters: int, optimizer, stage: str) -> None:
-        records = train_classifier(self.net, optimizer, pos, neg, iters, self.config, self.rng)
+        hook = self.on_train_step
+        callback = (lambda it, rec: hook(stage, it, rec)) if hook is not None else None
+        records = train_classifier(self.net, optimizer, pos, neg, iters, self.config, self.rng, callback)
         self.timings["attention"] = self.timings.get("attention", 0.0) + sum(r["attention_seconds"] for r in records)
         self.history.extend({"frame": self.frame, "stage": stage, **r} for r in records)
 

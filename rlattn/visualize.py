@@ -89,3 +89,9 @@ class FrameWriter:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.release()
+
+
+def patch_to_image(patch) -> np.ndarray:
+    """A centred ``(3, H, W)`` patch tensor (value − 128) as an ``HxWx3 uint8`` image for display."""
+    arr = np.asarray(patch.detach().cpu() if hasattr(patch, "detach") else patch, dtype=np.float64)
+    return np.clip(arr.transpose(1, 2, 0) + 128.0, 0, 255).astype(np.uint8)

@@ -91,3 +91,20 @@ def test_nanotrack_runs_on_a_shared_sequence():
     t.init(seq.image(0), seq.boxes[0])
     boxes = np.array([seq.boxes[0]] + [t.update(seq.image(i)) for i in range(1, len(seq))])
     assert iou(boxes, seq.boxes).mean() > 0.5
+
+
+def test_synthetic_is_a_named_dataset_for_run_and_evaluate(tmp_path, capsys):
+    root, out = tmp_path / "syn", tmp_path / "runs" / "KCF"
+    args = ["run", "--tracker", "kcf", "--dataset", "synthetic", "--data-root", str(root), "--out", str(out)]
+    assert main(args + ["--no-progress"]) == 0
+    names = sorted(p.stem for p in out.glob("*.txt"))
+    assert names == [f"Synthetic{i}" for i in range(1, 6)]
+    assert np.loadtxt(out / "Synthetic1.txt", delimiter=",").shape == (80, 4)
+    capsys.readouterr()
+    js = tmp_path / "scores.json"
+    args = ["evaluate", "--dataset", "synthetic", "--results", str(out), "--annotations", str(root / "otb")]
+    assert main(args + ["--json", str(js)]) == 0
+    table = capsys.readouterr().out
+    assert "KCF" in table and "synthetic" in table
+    scores = json.loads(js.read_text())
+    assert len(scores["KCF"]["per_sequence"]) == 5 and scores["KCF"]["overall"]["sequences"] == 5

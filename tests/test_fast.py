@@ -181,3 +181,16 @@ def test_speed_benchmark_prints_its_figures(tmp_path):
 
     (row,) = json.loads(out.read_text())
     assert row["mode"] == "fast" and row["fps"] > 0 and row["peak_rss_gb"] > 0
+
+
+def test_on_train_step_observes_every_first_frame_iteration():
+    from rlattn.datasets import make_synthetic_sequence
+    from rlattn.tracker import DATTracker
+
+    seq = make_synthetic_sequence(n_frames=2, name="demo")
+    tracker = DATTracker(TrackerConfig.quick(mode="fast", lam=0.0, iters_init=4))
+    seen = []
+    tracker.on_train_step = lambda stage, it, record: seen.append((stage, it, round(record["ce"], 6)))
+    tracker.init(seq.image(0), seq.boxes[0])
+    assert [(s, i) for s, i, _ in seen] == [("init", i) for i in range(4)]
+    assert [c for *_, c in seen] == [round(r["ce"], 6) for r in tracker.history]

@@ -18,11 +18,14 @@ FRAME_TABLE = "seq_frames_tb100.tsv"
 
 
 def default_data_root() -> Path | None:
-    """``$RLATTN_DATA_ROOT``, else ``../shared/data`` next to the working directory, if present."""
+    """``$RLATTN_DATA_ROOT``, else ``shared/data`` beside the working directory or beside the
+    repository of an editable install (notebooks run from ``notebooks/``), if present."""
     env = os.environ.get("RLATTN_DATA_ROOT")
     if env:
         return Path(env)
-    for cand in (Path.cwd().parent / "shared" / "data", Path.cwd() / "shared" / "data"):
+    repo = Path(__file__).resolve().parents[2]
+    for base in (Path.cwd().parent, Path.cwd(), repo.parent):
+        cand = base / "shared" / "data"
         if cand.is_dir():
             return cand
     return None

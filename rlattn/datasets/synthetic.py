@@ -90,5 +90,22 @@ def write_sequence(seq: Sequence, out_dir: str | Path) -> Path:
     for i in range(len(seq)):
         cv2.imwrite(str(out / "img" / f"{i + 1:04d}.jpg"), cv2.cvtColor(seq.image(i), cv2.COLOR_RGB2BGR))
     if seq.boxes is not None:
-        np.savetxt(out / "groundtruth_rect.txt", seq.boxes, fmt="%g", delimiter=",")
+        tmp = out / "groundtruth_rect.txt.tmp"
+        np.savetxt(tmp, seq.boxes, fmt="%g", delimiter=",")
+        tmp.replace(out / "groundtruth_rect.txt")
     return out
+
+
+SYNTHETIC_SET = tuple(f"Synthetic{i}" for i in range(1, 6))  # seeds 1..5, 80 frames each
+
+
+def make_synthetic_dataset(root: str | Path, n_frames: int = 80) -> Path:
+    """Write the named ``synthetic`` set in OTB layout under ``root/otb`` (skipping what is there).
+
+    Each sequence's ground truth is written last, so an interrupted write is redone next time.
+    """
+    otb = Path(root) / "otb"
+    for i, name in enumerate(SYNTHETIC_SET, start=1):
+        if not (otb / name / "groundtruth_rect.txt").is_file():
+            write_sequence(make_synthetic_sequence(n_frames=n_frames, seed=i, name=name), otb / name)
+    return otb

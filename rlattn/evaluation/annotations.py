@@ -66,6 +66,10 @@ def lookup(annotations: dict, key: str):
 
 def sequence_set(name: str, meta_dirs: list[Path]) -> list[str]:
     """Sequence keys of a named set, read from the first folder holding its list file."""
+    if name == "synthetic":
+        from rlattn.datasets.synthetic import SYNTHETIC_SET
+
+        return [sequence_key(n) for n in SYNTHETIC_SET]
     if name not in SET_FILES:
         raise RlattnError(f"unknown dataset {name!r}; choose one of {', '.join(SET_FILES)}")
     for d in meta_dirs:
