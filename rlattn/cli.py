@@ -67,6 +67,20 @@ def _names(text: str | None) -> list[str] | None:
 SYNTHETIC_ROOT = Path("data/synthetic")  # where `--dataset synthetic` writes its sequences by default
 
 
+def _config(args: argparse.Namespace, quick: bool) -> TrackerConfig:
+    """The tracker configuration that ``track`` and ``run`` build from the same options."""
+    base = TrackerConfig.quick() if quick else TrackerConfig()
+    return base.replace(
+        lam=args.lam,
+        backbone=args.backbone,
+        weights=args.weights,
+        seed=args.seed,
+        device=args.device,
+        mode=args.mode,
+        reg_samples=args.reg_samples,
+    )
+
+
 def _add_mode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mode",
@@ -102,16 +116,7 @@ def cmd_track(args: argparse.Namespace) -> int:
     else:
         seq = open_sequence(args.sequence, target=args.target, start_frame=args.start_frame)
     seq = seq.truncated(args.frames)
-    base = TrackerConfig.quick() if (args.quick or args.demo) else TrackerConfig()
-    cfg = base.replace(
-        lam=args.lam,
-        backbone=args.backbone,
-        weights=args.weights,
-        seed=args.seed,
-        device=args.device,
-        mode=args.mode,
-        reg_samples=args.reg_samples,
-    )
+    cfg = _config(args, quick=args.quick or args.demo)
     tracker = DATTracker(cfg)
     args.out.mkdir(parents=True, exist_ok=True)
     truth = seq.boxes
@@ -290,16 +295,7 @@ def _tracker_spec(args: argparse.Namespace):
 
     config = None
     if args.tracker in ("dat", "mdnet"):
-        base = TrackerConfig.quick() if args.quick else TrackerConfig()
-        config = base.replace(
-            lam=args.lam,
-            backbone=args.backbone,
-            weights=args.weights,
-            device=args.device,
-            seed=args.seed,
-            mode=args.mode,
-            reg_samples=args.reg_samples,
-        )
+        config = _config(args, quick=args.quick)
     spec = TrackerSpec(args.tracker, config, args.nanotrack_dir)
     spec.build()  # fail early (missing weights or models, no CUDA) before any sequence starts
     return spec
