@@ -23,14 +23,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlattn.model.geometry import backbone_geometry
-from rlattn.patches import extract_patches
+from rlattn.patches import context_grow, extract_patches
 from rlattn.roi import roi_align
 
 
 def padded_corners(boxes: np.ndarray, img_size: int, padding: int) -> np.ndarray:
     """``(x0, y0, x1, y1)`` of 0-based ``x, y, w, h`` boxes grown by the patch padding."""
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    grow = 1.0 + 2.0 * padding / img_size
+    grow = context_grow(img_size, padding)
     c = b[:, :2] + b[:, 2:] / 2
     half = b[:, 2:] * grow / 2
     return np.concatenate([c - half, c + half], axis=1)
@@ -84,7 +84,7 @@ class RegionFeatures:
         self.last_region: dict | None = None  # geometry of the last region, for plots and tests
 
     def scale(self, target: np.ndarray) -> tuple[float, float]:
-        grow = 1.0 + 2.0 * self.padding / self.img_size
+        grow = context_grow(self.img_size, self.padding)
         return self.img_size / (max(target[2], 1.0) * grow), self.img_size / (max(target[3], 1.0) * grow)
 
     @torch.no_grad()

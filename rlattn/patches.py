@@ -17,6 +17,11 @@ def image_tensor(image: np.ndarray, device: str | torch.device = "cpu") -> torch
     return t.permute(2, 0, 1).float().sub_(128.0)
 
 
+def context_grow(img_size: int, padding: int) -> float:
+    """How much a box grows on each axis when ``padding`` patch pixels of context surround it."""
+    return 1.0 + 2.0 * padding / img_size
+
+
 def extract_patches(
     image: torch.Tensor, boxes: np.ndarray | torch.Tensor, img_size: int = 107, padding: int = 16
 ) -> torch.Tensor:
@@ -26,7 +31,7 @@ def extract_patches(
     _, h, w = image.shape
     if n == 0:
         return image.new_zeros((0, 3, img_size, img_size))
-    grow = 1.0 + 2.0 * padding / img_size
+    grow = context_grow(img_size, padding)
     cx = boxes[:, 0] + boxes[:, 2] / 2
     cy = boxes[:, 1] + boxes[:, 3] / 2
     half_w = boxes[:, 2] * grow / 2
