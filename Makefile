@@ -18,7 +18,7 @@ demo: install
 test: install
 	$(BIN)/ruff check rlattn tests benchmarks
 	$(BIN)/python -m pytest -q tests
-	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
+	$(BIN)/python -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
 	$(MAKE) book
 
 # the book from the committed (executed) notebooks; -W: a warning fails the build

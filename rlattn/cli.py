@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rlattn.config import BACKBONES, DATASETS, MODES, TRACKERS, TrackerConfig
 from rlattn.errors import RlattnError
+
+if TYPE_CHECKING:
+    from rlattn.experiments import TrackerSpec
 
 
 def _parse_box(text: str) -> np.ndarray:
@@ -67,11 +71,11 @@ def _names(text: str | None) -> list[str] | None:
 SYNTHETIC_ROOT = Path("data/synthetic")  # where `--dataset synthetic` writes its sequences by default
 
 
-def _config(args: argparse.Namespace, quick: bool) -> TrackerConfig:
+def _config(args: argparse.Namespace, quick: bool, lam: float | None = None) -> TrackerConfig:
     """The tracker configuration that ``track`` and ``run`` build from the same options."""
     base = TrackerConfig.quick() if quick else TrackerConfig()
     return base.replace(
-        lam=args.lam,
+        lam=args.lam if lam is None else lam,
         backbone=args.backbone,
         weights=args.weights,
         seed=args.seed,
@@ -193,6 +197,7 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--sequences", help="comma-separated subset of the dataset's sequences")
     p.add_argument("--protocol", choices=["otb", "got10k"], default="otb")
+    p.add_argument("--frames", type=int, help="score only the first N frames (results of run --frames N)")
     p.add_argument("--json", type=Path, help="write the scores (overall, per sequence, per attribute)")
     p.add_argument("--plot", type=Path, help="write the OPE precision/success plots (PNG)")
     p.add_argument("--attribute-plot", type=Path, help="write per-attribute success plots (PNG)")
@@ -222,7 +227,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         keys = [sequence_key(s) for s in _names(args.sequences)]
     else:
         keys = sequence_set(args.dataset, meta_dirs)
-    reports = [evaluate_folder(folder, annotations, keys, args.protocol) for folder in args.results]
+    reports = [evaluate_folder(folder, annotations, keys, args.protocol, frames=args.frames) for folder in args.results]
     for r in reports:
         for problem in r.problems:
             print(f"note: {r.tracker}: {problem}", file=sys.stderr)
@@ -259,6 +264,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lambdas(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lambda expects numbers (e.g. 5 or 0,1,2,4,8), got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("--lambda needs at least one value")
+    return values
+
+
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="run a tracker over a dataset: one result file per sequence, resumable")
     p.add_argument(
@@ -274,9 +289,20 @@ def _add_run(sub) -> None:
         type=Path,
         help="folder with otb/<Seq>/ (and otb_meta/); default: ../shared/data (data/synthetic for --dataset synthetic)",
     )
-    p.add_argument("--out", type=Path, required=True, help="results folder (one per tracker configuration)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="results folder (one per tracker configuration; a λ sweep writes <out>/lambda_<λ>/)",
+    )
     p.add_argument("--sequences", help="comma-separated names (default: every sequence of --dataset found)")
-    p.add_argument("--lambda", dest="lam", type=float, default=5.0)
+    p.add_argument(
+        "--lambda",
+        dest="lam",
+        type=_lambdas,
+        default=[5.0],
+        help="regulariser weight λ (default 5); a list such as 0,1,2,4,8 runs a sweep (dat only)",
+    )
     p.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0")
     p.add_argument("--weights")
     p.add_argument("--device", default="cpu")
@@ -284,68 +310,92 @@ def _add_run(sub) -> None:
     _add_mode_args(p)
     p.add_argument("--quick", action="store_true", help="TrackerConfig.quick() instead of the paper's settings")
     p.add_argument("--frames", type=int, help="only the first N frames of each sequence")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes (one sequence each)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="parallel processes, one sequence each (local pool or LocalCluster)"
+    )
+    p.add_argument(
+        "--scheduler",
+        help="run the tasks on Dask: tcp://HOST:8786 (an existing cluster; workers must see the same paths) "
+        "or 'local' (a LocalCluster of --workers processes, which retries tasks of a worker that dies)",
+    )
     p.add_argument("--nanotrack-dir", help="folder with the NanoTrack ONNX pair (default ../shared/models/nanotrack)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_run)
 
 
-def _tracker_spec(args: argparse.Namespace):
+def _tracker_specs(args: argparse.Namespace) -> list[tuple[TrackerSpec, str]]:
+    """``(TrackerSpec, tag)`` per configuration of this command: one, or one per λ of a sweep."""
     from rlattn.experiments import TrackerSpec
 
-    config = None
-    if args.tracker in ("dat", "mdnet"):
-        config = _config(args, quick=args.quick)
-    spec = TrackerSpec(args.tracker, config, args.nanotrack_dir)
-    spec.build()  # fail early (missing weights or models, no CUDA) before any sequence starts
-    return spec
+    if len(args.lam) > 1 and args.tracker != "dat":
+        raise RlattnError(f"a λ sweep needs --tracker dat ({args.tracker} has no λ; mdnet is dat with λ = 0)")
+    specs = []
+    for lam in args.lam:
+        config = _config(args, quick=args.quick, lam=lam) if args.tracker in ("dat", "mdnet") else None
+        tag = f"lambda_{lam:g}" if len(args.lam) > 1 else ""
+        specs.append((TrackerSpec(args.tracker, config, args.nanotrack_dir), tag))
+    specs[0][0].build()  # fail early (missing weights or models, no CUDA) before any task starts
+    return specs
 
 
 def _report_run(args: argparse.Namespace, summary, unit: str = "") -> int:
     """One summary line (done / skipped / failed), then each failure with its reason."""
     print(
         f"{args.tracker}: {len(summary.done)} {unit}done, {len(summary.skipped)} already there (skipped), "
-        f"{len(summary.failed)} failed -> {args.out}"
+        f"{len(summary.failed)} failed -> {args.out} ({summary.wall_seconds:.1f} s)"
     )
     for name, err in summary.failed.items():
         print(f"  failed {name}: {err}")
+    if summary.interrupted:
+        print("interrupted: finished results are kept; the same command runs only what is missing", file=sys.stderr)
+        return 130
     return 1 if summary.failed else 0
-
-
-def _run_vot(args: argparse.Namespace, root: Path, names: list[str] | None) -> int:
-    from rlattn.experiments import run_vot_experiment, vot_folders
-
-    spec = _tracker_spec(args)
-    runs = args.runs or (15 if args.tracker in ("dat", "mdnet") else 1)
-    summary = run_vot_experiment(spec, vot_folders(root, names), args.out, runs, progress=not args.no_progress)
-    return _report_run(args, summary, "runs ")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rlattn.datasets.otb import default_data_root
-    from rlattn.experiments import resolve_sequences, run_experiment
+    from rlattn.executors import execute
+    from rlattn.experiments import resolve_sequences, sequence_tasks, vot_folders, vot_tasks
 
     root = args.data_root or default_data_root()
     if args.dataset == "synthetic":
         root = args.data_root or SYNTHETIC_ROOT
     if root is None:
         raise RlattnError("no --data-root given and ../shared/data not found")
+    if args.workers < 1:
+        raise RlattnError(f"--workers must be >= 1, got {args.workers}")
     names = _names(args.sequences)
+    specs = _tracker_specs(args)
+    tasks = []
     if args.dataset == "vot2016":
-        return _run_vot(args, root, names)
-    refs, missing = resolve_sequences(root, args.dataset, names, args.frames)
-    if missing:
-        print(
-            f"rlattn: {len(missing)} sequence(s) of {args.dataset} not under {root}, going on without them: "
-            + ", ".join(missing[:12])
-            + (" ..." if len(missing) > 12 else ""),
-            file=sys.stderr,
-        )
-    if not refs:
-        raise RlattnError(f"none of the requested sequences is under {root}")
-    spec = _tracker_spec(args)
-    summary = run_experiment(spec, refs, args.out, workers=args.workers, progress=not args.no_progress)
-    return _report_run(args, summary)
+        folders = vot_folders(root, names)
+        runs = args.runs or (15 if args.tracker in ("dat", "mdnet") else 1)
+        for spec, tag in specs:
+            tasks += vot_tasks(spec, folders, args.out / tag if tag else args.out, runs, tag)
+        unit, desc = "runs ", f"{args.tracker} VOT runs"
+    else:
+        refs, missing = resolve_sequences(root, args.dataset, names, args.frames)
+        if missing:
+            print(
+                f"rlattn: {len(missing)} sequence(s) of {args.dataset} not under {root}, going on without them: "
+                + ", ".join(missing[:12])
+                + (" ..." if len(missing) > 12 else ""),
+                file=sys.stderr,
+            )
+        if not refs:
+            raise RlattnError(f"none of the requested sequences is under {root}")
+        for spec, tag in specs:
+            tasks += sequence_tasks(spec, refs, args.out / tag if tag else args.out, tag)
+        unit, desc = "", f"{args.tracker} sequences"
+    summary = execute(
+        tasks,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        gpu=bool(args.scheduler) and args.device.startswith("cuda"),
+        progress=not args.no_progress,
+        desc=desc,
+    )
+    return _report_run(args, summary, unit)
 
 
 def _evaluate_vot(args: argparse.Namespace, root: Path | None) -> int:

@@ -1,24 +1,33 @@
-"""Run a tracker over many sequences: resumable, fault-isolated, with a progress bar.
+"""Experiments as tasks: one per (tracker configuration, sequence[, VOT run]), resumable.
 
 Each finished sequence leaves ``<out>/<seq>.txt`` (boxes) and ``<out>/<seq>.json`` (timing and
-config), written atomically; a later run with the same output folder skips them. A sequence that
-raises is reported and the others go on.
+config), written atomically; a later run with the same output folder skips them. A results folder
+belongs to one configuration: ``<out>/rlattn-config.json`` records its hash, and a run with a
+different configuration refuses to write there, so results of different configs never mix.
+The tasks run wherever :func:`rlattn.executors.execute` sends them (here, a process pool, Dask).
 """
 
 from __future__ import annotations
 
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+import dataclasses
+import hashlib
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
 from pathlib import Path
-
-from tqdm.auto import tqdm
 
 from rlattn.config import TrackerConfig
 from rlattn.datasets.otb import load_otb_sequence
 from rlattn.errors import RlattnError
 from rlattn.evaluation.annotations import sequence_set
 from rlattn.evaluation.results_io import sequence_key
+from rlattn.executors import RunSummary, TaskOutcome, describe_failure, execute
+
+MANIFEST = "rlattn-config.json"
+# fields that change where or how fast a run goes, not what it computes
+_NOT_HASHED = ("device", "extra")
 
 
 @dataclass(frozen=True)
@@ -33,14 +42,73 @@ class TrackerSpec:
         if self.name in ("dat", "mdnet"):
             from rlattn.tracker import DATTracker
 
-            cfg = self.config or TrackerConfig()
-            return DATTracker(cfg.replace(lam=0.0) if self.name == "mdnet" else cfg)
+            return DATTracker(self.effective_config())
         from rlattn.peers import OpenCVTracker
 
         return OpenCVTracker(self.name, self.nanotrack_dir)
 
+    def effective_config(self) -> TrackerConfig | None:
+        if self.name not in ("dat", "mdnet"):
+            return None
+        cfg = self.config or TrackerConfig()
+        return cfg.replace(lam=0.0) if self.name == "mdnet" else cfg
 
-@dataclass
+    def describe(self, frames: int | None = None) -> dict:
+        """What defines this configuration's results (the hash is taken over exactly this)."""
+        cfg = self.effective_config()
+        config = None if cfg is None else {k: v for k, v in cfg.to_dict().items() if k not in _NOT_HASHED}
+        return {"tracker": self.name, "frames": frames, "config": config}
+
+    def config_hash(self, frames: int | None = None) -> str:
+        text = json.dumps(self.describe(frames), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def label(self) -> str:
+        """A readable name: ``csrt``, ``dat_fast_lambda5``, ``mdnet_exact_lambda0``."""
+        cfg = self.effective_config()
+        return self.name if cfg is None else f"{self.name}_{cfg.mode}_lambda{cfg.lam:g}"
+
+
+def results_folder(root: Path, spec: TrackerSpec, frames: int | None = None) -> Path:
+    """``root/<label>-<hash>``: a folder only this configuration's results can live in, so a notebook
+    run again with the same parameters finds (and skips) what it computed before."""
+    return Path(root) / f"{spec.label}-{spec.config_hash(frames)}"
+
+
+def claim_folder(out_dir: Path, spec: TrackerSpec, frames: int | None = None) -> str:
+    """Make ``out_dir`` the home of this configuration's results; refuse one that holds another's."""
+    out_dir = Path(out_dir)
+    digest = spec.config_hash(frames)
+    path = out_dir / MANIFEST
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise RlattnError(f"{path} is not valid JSON; delete it if the folder's results are yours") from None
+        if old.get("config_hash") != digest:
+            raise RlattnError(
+                f"{out_dir} holds results of another configuration ({_difference(old, spec.describe(frames))}); "
+                "give another --out, or delete the folder"
+            )
+        return digest
+    from rlattn.results import atomic_write_text
+
+    atomic_write_text(path, json.dumps({"config_hash": digest, **spec.describe(frames)}, indent=1, default=str) + "\n")
+    return digest
+
+
+def _difference(old: dict, new: dict) -> str:
+    if old.get("tracker") != new["tracker"]:
+        return f"tracker {old.get('tracker')} there, {new['tracker']} here"
+    if old.get("frames") != new["frames"]:
+        return f"frames {old.get('frames')} there, {new['frames']} here"
+    a, b = old.get("config") or {}, new["config"] or {}
+    diffs = [f"{k} {a.get(k)!r} there, {b.get(k)!r} here" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return "; ".join(diffs[:4]) or "a different hash"
+
+
+@dataclass(frozen=True)
 class SequenceRef:
     """A sequence to run: its folder, target number (two-target sequences) and result name."""
 
@@ -59,11 +127,113 @@ class SequenceRef:
         return seq
 
 
-@dataclass
-class RunSummary:
-    done: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
+def _provenance() -> dict:
+    """Where and with what a result was made (a result file must say which machine made it)."""
+    import platform
+    from datetime import UTC, datetime
+    from importlib.metadata import version
+
+    import torch
+
+    return {
+        "host": socket.gethostname(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "rlattn": version("rlattn"),
+        "torch": torch.__version__,
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _outcome(label: str, start: float, error: str | None = None, fps: float | None = None) -> TaskOutcome:
+    return TaskOutcome(label, error, time.perf_counter() - start, fps, socket.gethostname(), os.getpid())
+
+
+@dataclass(frozen=True)
+class SequenceTask:
+    """One OTB-style run: a tracker configuration over one sequence, into ``out_dir``."""
+
+    spec: TrackerSpec
+    ref: SequenceRef
+    out_dir: Path
+    config_hash: str
+    tag: str = ""  # prefixes the label when one command runs several configurations
+
+    @property
+    def label(self) -> str:
+        return f"{self.tag}/{self.ref.result_name}" if self.tag else self.ref.result_name
+
+    def finished(self) -> bool:
+        name = self.ref.result_name
+        txt, js = self.out_dir / f"{name}.txt", self.out_dir / f"{name}.json"
+        if not (txt.is_file() and js.is_file()):
+            return False
+        try:
+            return json.loads(js.read_text()).get("config_hash", self.config_hash) == self.config_hash
+        except json.JSONDecodeError:
+            return False
+
+    def __call__(self) -> TaskOutcome:
+        from rlattn.results import write_run
+        from rlattn.tracking import track_sequence
+
+        start = time.perf_counter()
+        try:
+            seq = self.ref.load()
+            tracker = self.spec.build()
+            boxes, info = track_sequence(tracker, seq, progress=False)
+            info["tracker"] = getattr(tracker, "name", self.spec.name)
+            info["config_hash"] = self.config_hash
+            info["run"] = _provenance()
+            cfg = self.spec.effective_config()
+            if cfg is not None:
+                info["config"] = cfg.to_dict()
+            write_run(self.out_dir, self.ref.result_name, boxes, info)
+            return _outcome(self.label, start, fps=info.get("fps"))
+        except Exception as exc:  # reported once, never retried: the same data would fail again
+            return _outcome(self.label, start, describe_failure(exc))
+
+
+@dataclass(frozen=True)
+class VotRunTask:
+    """One VOT supervised run ``<out>/<seq>/<seq>_NNN.txt``; stochastic trackers get seed + run − 1."""
+
+    spec: TrackerSpec
+    folder: Path
+    run: int
+    out_dir: Path
+    tag: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.folder.name}_{self.run:03d}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.tag}/{self.name}" if self.tag else self.name
+
+    @property
+    def path(self) -> Path:
+        return self.out_dir / self.folder.name / f"{self.name}.txt"
+
+    def finished(self) -> bool:
+        return self.path.is_file()
+
+    def __call__(self) -> TaskOutcome:
+        from rlattn.datasets import load_vot_sequence
+        from rlattn.evaluation.vot import run_supervised, write_vot_result
+
+        start = time.perf_counter()
+        try:
+            seq = load_vot_sequence(self.folder)
+            spec = self.spec
+            if spec.config is not None:
+                spec = dataclasses.replace(spec, config=spec.config.replace(seed=spec.config.seed + self.run - 1))
+            write_vot_result(self.path, run_supervised(spec.build(), seq))
+            return _outcome(self.label, start)
+        except Exception as exc:
+            return _outcome(self.label, start, describe_failure(exc))
 
 
 def otb_folder(data_root: Path) -> Path:
@@ -102,102 +272,44 @@ def resolve_sequences(
     return refs, missing
 
 
-def _failure(exc: Exception) -> str:
-    """One line for a failed sequence: our own errors as they are, others with where they arose."""
-    if isinstance(exc, RlattnError):
-        return str(exc)
-    last = traceback.extract_tb(exc.__traceback__)[-1]
-    return f"{type(exc).__name__}: {exc} ({Path(last.filename).name}:{last.lineno})"
+def _frames(refs: list[SequenceRef]) -> int | None:
+    """The ``--frames`` limit the refs share (part of a configuration's identity)."""
+    frames = {r.frames for r in refs}
+    return frames.pop() if len(frames) == 1 else None
 
 
-def _run_one(spec: TrackerSpec, ref: SequenceRef, out_dir: Path) -> tuple[str, str | None]:
-    from rlattn.results import write_run
-    from rlattn.tracking import track_sequence
+def sequence_tasks(spec: TrackerSpec, refs: list[SequenceRef], out_dir: Path, tag: str = "") -> list[SequenceTask]:
+    """The tasks of one configuration over ``refs`` (claims ``out_dir`` for it)."""
+    digest = claim_folder(out_dir, spec, _frames(refs))
+    return [SequenceTask(spec, ref, Path(out_dir), digest, tag) for ref in refs]
 
-    try:
-        seq = ref.load()
-        tracker = spec.build()
-        boxes, info = track_sequence(tracker, seq, progress=False)
-        info["tracker"] = getattr(tracker, "name", spec.name)
-        if spec.config is not None and spec.name in ("dat", "mdnet"):
-            info["config"] = tracker.config.to_dict()
-        write_run(out_dir, ref.result_name, boxes, info)
-        return ref.result_name, None
-    except Exception as exc:  # keep going; the message names the sequence and the error
-        return ref.result_name, _failure(exc)
+
+def vot_tasks(spec: TrackerSpec, folders: list[Path], out_dir: Path, runs: int, tag: str = "") -> list[VotRunTask]:
+    claim_folder(out_dir, spec)
+    return [VotRunTask(spec, f, r, Path(out_dir), tag) for f in folders for r in range(1, runs + 1)]
+
+
+def run_configs(
+    specs: dict[str, TrackerSpec], refs: list[SequenceRef], results_root: Path, progress: bool = True, **backend
+) -> tuple[dict[str, Path], RunSummary]:
+    """Each named configuration over ``refs``, in one batch of tasks (one Dask submission), each into
+    its own :func:`results_folder` under ``results_root``; results found there are reused."""
+    folders = {name: results_folder(results_root, spec, _frames(refs)) for name, spec in specs.items()}
+    tasks = [t for name, spec in specs.items() for t in sequence_tasks(spec, refs, folders[name], tag=name)]
+    return folders, execute(tasks, progress=progress, desc="tasks", **backend)
 
 
 def run_experiment(
-    spec: TrackerSpec, refs: list[SequenceRef], out_dir: Path, workers: int = 1, progress: bool = True
+    spec: TrackerSpec,
+    refs: list[SequenceRef],
+    out_dir: Path,
+    workers: int = 1,
+    progress: bool = True,
+    **backend,
 ) -> RunSummary:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = RunSummary()
-    todo = []
-    for ref in refs:
-        name = ref.result_name
-        if (out_dir / f"{name}.txt").is_file() and (out_dir / f"{name}.json").is_file():
-            summary.skipped.append(name)
-        else:
-            todo.append(ref)
-    bar = tqdm(total=len(todo), desc=f"{spec.name} sequences", unit="seq", disable=not progress)
-
-    def record(name: str, error: str | None) -> None:
-        if error is None:
-            summary.done.append(name)
-        else:
-            summary.failed[name] = error
-            tqdm.write(f"failed: {name}: {error}")
-        bar.update(1)
-
-    if workers <= 1:
-        for ref in todo:
-            bar.set_postfix_str(ref.result_name)
-            record(*_run_one(spec, ref, out_dir))
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_run_one, spec, ref, out_dir) for ref in todo]
-            for fut in as_completed(futures):
-                record(*fut.result())
-    bar.close()
-    return summary
-
-
-def _run_vot_one(spec: TrackerSpec, folder: Path, out_dir: Path, run: int) -> tuple[str, str | None]:
-    from rlattn.datasets import load_vot_sequence
-    from rlattn.evaluation.vot import run_supervised, write_vot_result
-
-    name = f"{folder.name}_{run:03d}"
-    try:
-        seq = load_vot_sequence(folder)
-        if spec.config is not None:  # stochastic trackers: a different seed per run
-            spec = TrackerSpec(spec.name, spec.config.replace(seed=spec.config.seed + run - 1), spec.nanotrack_dir)
-        result = run_supervised(spec.build(), seq)
-        write_vot_result(out_dir / folder.name / f"{name}.txt", result)
-        return name, None
-    except Exception as exc:
-        return name, _failure(exc)
-
-
-def run_vot_experiment(
-    spec: TrackerSpec, folders: list[Path], out_dir: Path, runs: int, progress: bool = True
-) -> RunSummary:
-    """VOT supervised runs ``<out>/<seq>/<seq>_NNN.txt``; finished runs are skipped."""
-    summary = RunSummary()
-    todo = []
-    for folder in folders:
-        for run in range(1, runs + 1):
-            if (Path(out_dir) / folder.name / f"{folder.name}_{run:03d}.txt").is_file():
-                summary.skipped.append(f"{folder.name}_{run:03d}")
-            else:
-                todo.append((folder, run))
-    for folder, run in tqdm(todo, desc=f"{spec.name} VOT runs", unit="run", disable=not progress):
-        name, error = _run_vot_one(spec, folder, Path(out_dir), run)
-        if error is None:
-            summary.done.append(name)
-        else:
-            summary.failed[name] = error
-    return summary
+    """Run one configuration over ``refs``; ``backend``: ``scheduler=``/``client=``/``gpu=`` (see ``execute``)."""
+    tasks = sequence_tasks(spec, refs, out_dir)
+    return execute(tasks, workers=workers, progress=progress, desc=f"{spec.name} sequences", **backend)
 
 
 def vot_folders(data_root: Path, names: list[str] | None = None) -> list[Path]:

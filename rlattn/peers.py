@@ -24,10 +24,11 @@ def default_nanotrack_dir() -> Path | None:
     env = os.environ.get("RLATTN_NANOTRACK_DIR")
     if env:
         return Path(env)
-    for cand in (Path.cwd().parent / "shared" / "models" / "nanotrack", Path.cwd() / "shared" / "models" / "nanotrack"):
-        if cand.is_dir():
-            return cand
-    return None
+    from rlattn.datasets.otb import default_data_root
+
+    root = default_data_root()  # shared/data; the models sit beside it in shared/models
+    cand = root.parent / "models" / "nanotrack" if root else None
+    return cand if cand is not None and cand.is_dir() else None
 
 
 class OpenCVTracker:

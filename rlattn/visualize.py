@@ -95,3 +95,22 @@ def patch_to_image(patch) -> np.ndarray:
     """A centred ``(3, H, W)`` patch tensor (value − 128) as an ``HxWx3 uint8`` image for display."""
     arr = np.asarray(patch.detach().cpu() if hasattr(patch, "detach") else patch, dtype=np.float64)
     return np.clip(arr.transpose(1, 2, 0) + 128.0, 0, 255).astype(np.uint8)
+
+
+def confidence_map(
+    candidates: np.ndarray, scores: np.ndarray, shape: tuple[int, int], step: int = 2, spread: float = 0.15
+) -> np.ndarray:
+    """The classifier's belief over the frame (the paper's Fig. 3 "confidence map"): each candidate
+    box puts its target probability ``sigmoid(score)`` as a Gaussian bump (σ = ``spread`` × its
+    mean side) at its centre; a pixel shows the largest bump. ``shape`` is the frame's ``(H, W)``;
+    the map is computed every ``step`` pixels and returned at ``(H, W)``."""
+    h, w = shape
+    c = np.asarray(candidates, dtype=np.float64)
+    cx, cy = c[:, 0] - 1 + c[:, 2] / 2, c[:, 1] - 1 + c[:, 3] / 2
+    sigma = spread * (c[:, 2] + c[:, 3]) / 2
+    prob = 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float64)))
+    ys, xs = np.arange(0, h, step, dtype=np.float64), np.arange(0, w, step, dtype=np.float64)
+    gy = np.exp(-((ys[None, :] - cy[:, None]) ** 2) / (2 * sigma[:, None] ** 2))  # (N, h')
+    gx = np.exp(-((xs[None, :] - cx[:, None]) ** 2) / (2 * sigma[:, None] ** 2))  # (N, w')
+    grid = (prob[:, None, None] * gy[:, :, None] * gx[:, None, :]).max(axis=0)
+    return cv2.resize(grid.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)

@@ -108,3 +108,24 @@ def test_synthetic_is_a_named_dataset_for_run_and_evaluate(tmp_path, capsys):
     assert "KCF" in table and "synthetic" in table
     scores = json.loads(js.read_text())
     assert len(scores["KCF"]["per_sequence"]) == 5 and scores["KCF"]["overall"]["sequences"] == 5
+
+
+def test_results_folders_are_per_configuration_and_reused(data_root, tmp_path):
+    from rlattn.evaluation.annotations import load_annotations
+    from rlattn.evaluation.benchmark import evaluate_folder
+    from rlattn.experiments import results_folder, run_configs
+
+    refs, _ = resolve_sequences(data_root, "otb2015", ["Alpha", "Gamma"], frames=8)
+    specs = {"KCF": TrackerSpec("kcf"), "CSRT": TrackerSpec("csrt")}
+    folders, first = run_configs(specs, refs, tmp_path / "res", progress=False)
+    assert sorted(first.done) == ["CSRT/Alpha", "CSRT/Gamma", "KCF/Alpha", "KCF/Gamma"]
+    assert folders["KCF"] == results_folder(tmp_path / "res", TrackerSpec("kcf"), 8)
+    assert folders["KCF"].name.startswith("kcf-") and folders["KCF"] != results_folder(tmp_path / "res", specs["KCF"])
+    info = json.loads((folders["KCF"] / "Alpha.json").read_text())
+    assert info["frames"] == 8 and info["run"]["machine"] and info["config_hash"] in folders["KCF"].name
+    _, again = run_configs(specs, refs, tmp_path / "res", progress=False)
+    assert again.done == [] and len(again.skipped) == 4
+    # scoring runs made with --frames: only the first 8 annotated frames count
+    annotations = load_annotations(data_root / "otb")
+    report = evaluate_folder(folders["KCF"], annotations, ["alpha", "gamma"], frames=8)
+    assert report.overall["sequences"] == 2 and not report.problems

@@ -108,3 +108,36 @@ def test_cuda_request_without_cuda_is_a_clear_error():
 
     with pytest.raises(RlattnError, match="no CUDA"):
         DATTracker(TrackerConfig(device="cuda"))
+
+
+def test_diagnostics_record_candidates_scores_and_attention():
+    from rlattn.datasets import make_synthetic_sequence
+    from rlattn.tracking import track_with_diagnostics
+    from rlattn.visualize import confidence_map
+
+    seq = make_synthetic_sequence(4, seed=3)
+    tracker = DATTracker(TrackerConfig(mode="fast", **TINY))
+    boxes, info, records = track_with_diagnostics(tracker, seq, progress=False)
+    assert len(records) == 4 and records[0].candidates is None
+    rec = records[2]
+    assert rec.candidates.shape == (32, 4) and rec.scores.shape == (32,)
+    assert rec.patch.shape == (107, 107, 3) and rec.attention.shape == (107, 107)
+    assert (rec.attention >= 0).all() and rec.attention.max() > 0
+    # the candidates are 1-based like the reported box, and the best ones sit on it
+    best = rec.candidates[np.argsort(rec.scores)[-5:]].mean(axis=0)
+    assert np.abs(best[:2] - boxes[2][:2]).max() < boxes[2][2:].max()
+    conf = confidence_map(rec.candidates, rec.scores, seq.image(2).shape[:2])
+    assert conf.shape == seq.image(2).shape[:2] and 0 <= conf.min() and conf.max() <= 1
+    cy, cx = np.unravel_index(conf.argmax(), conf.shape)
+    top = rec.candidates[rec.scores.argmax()]
+    assert abs(cx - (top[0] - 1 + top[2] / 2)) <= 2 and abs(cy - (top[1] - 1 + top[3] / 2)) <= 2
+
+
+def test_confidence_map_is_the_largest_bump():
+    from rlattn.visualize import confidence_map
+
+    cands = np.array([[11, 11, 20, 20], [61, 31, 20, 20]], float)  # centres (20, 20) and (70, 40)
+    conf = confidence_map(cands, np.array([3.0, -3.0]), (80, 100), step=1)
+    assert conf[20, 20] == pytest.approx(1 / (1 + np.exp(-3)), rel=1e-3)
+    assert conf[40, 70] == pytest.approx(1 / (1 + np.exp(3)), rel=1e-3)
+    assert conf[79, 0] < 1e-3

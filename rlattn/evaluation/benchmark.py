@@ -29,8 +29,12 @@ def evaluate_folder(
     keys: list[str],
     protocol: Protocol = "otb",
     tracker: str | None = None,
+    frames: int | None = None,
 ) -> TrackerReport:
     """Evaluate one tracker's results folder on the sequences ``keys``.
+
+    ``frames`` scores only each sequence's first ``frames`` annotated frames (for runs made with
+    ``--frames``); the result files may be longer.
 
     Missing sequences, files with the wrong number of boxes, and unreadable files are collected
     in ``problems`` (with the file named) and left out, so one bad file does not hide the rest.
@@ -51,6 +55,8 @@ def evaluate_folder(
             problems.append(str(exc))
             continue
         gt = anno.boxes[res.offset :]
+        if frames:
+            gt = gt[:frames]
         boxes, n = res.boxes, len(gt)
         if len(boxes) < n:
             # the toolkit scores results.len frames; far too short means a broken file

@@ -1,0 +1,281 @@
+"""Where experiment tasks run: this process, a local process pool, or a Dask cluster.
+
+A task is any picklable callable with ``label``, ``finished()`` and ``__call__() -> TaskOutcome``
+(see :mod:`rlattn.experiments`). Tasks write their own result files atomically and return only a
+small :class:`TaskOutcome`, so whichever backend runs them, the client gathers a few bytes per
+sequence and the files on disk are the record. What makes a run survive faults:
+
+* finished tasks are skipped before anything is submitted (re-running only runs what is missing);
+* a task that fails by itself (bad data) returns its error instead of raising, so it is reported
+  once and never retried;
+* on Dask, a worker that dies mid-task has its task rescheduled on another worker by the scheduler
+  (up to ``distributed.scheduler.allowed-failures`` times), and since a result is only ever
+  renamed into place when complete, the retry cannot leave a half or a duplicate file;
+* Ctrl-C stops the client, cancels what is pending and returns what had finished (results of
+  tasks that complete while the workers are stopped are kept too, and counted).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from tqdm import tqdm  # text bars: ipywidgets bars in headless notebook runs can hang nbclient
+
+from rlattn.errors import RlattnError
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """What a worker sends back: never boxes, only the facts a summary needs."""
+
+    label: str
+    error: str | None = None
+    seconds: float = 0.0
+    fps: float | None = None
+    host: str = ""
+    pid: int = 0
+
+
+class Task(Protocol):
+    label: str
+
+    def finished(self) -> bool: ...
+
+    def __call__(self) -> TaskOutcome: ...
+
+
+@dataclass
+class RunSummary:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    outcomes: list[TaskOutcome] = field(default_factory=list)
+    interrupted: bool = False
+    wall_seconds: float = 0.0
+
+    def record(self, outcome: TaskOutcome) -> None:
+        self.outcomes.append(outcome)
+        if outcome.error is None:
+            self.done.append(outcome.label)
+        else:
+            self.failed[outcome.label] = outcome.error
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a failed task: our own errors as they are, others with where they arose."""
+    if isinstance(exc, RlattnError):
+        return str(exc)
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def limit_threads(threads: int | None) -> None:
+    """Give this process ``threads`` CPU threads (torch and OpenCV): N workers on N cores must not
+    each start N threads, which on our 2-core machines made runs 10-30x slower."""
+    if not threads:
+        return
+    import cv2
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+
+
+def run_with_threads(task: Task, threads: int | None) -> TaskOutcome:
+    """Run ``task`` with ``threads`` CPU threads in the thread that runs it (a pool or Dask worker)."""
+    limit_threads(threads)
+    undo_malloc_trim()
+    return task()
+
+
+_MALLOC_TUNED = False
+
+
+def undo_malloc_trim() -> None:
+    """Give glibc back its large-allocation settings when a Dask nanny took them away.
+
+    Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also freezes glibc's
+    mmap threshold at 128 KiB: every tensor above it is then a fresh ``mmap`` of zeroed pages, and
+    one DAT sequence ran 2.3x slower in a worker than in a plain process (17.4 s vs 7.6 s, Car4,
+    50 frames). Raising both thresholds in the worker brings it back (7.8 s).
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to undo
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 64 * 2**20)
+    libc.mallopt(m_trim_threshold, 256 * 2**20)
+
+
+def threads_per_worker(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(workers, 1))
+
+
+def execute(
+    tasks: Sequence[Task],
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    client=None,
+    gpu: bool = False,
+    progress: bool = True,
+    desc: str = "tasks",
+) -> RunSummary:
+    """Run every unfinished task and return what happened.
+
+    ``client`` (a ``distributed.Client``) or ``scheduler`` (``"tcp://host:8786"``, or ``"local"``
+    for a ``LocalCluster`` of ``workers`` processes) sends the tasks to Dask; otherwise they run
+    here (``workers <= 1``) or on a local process pool. ``gpu`` asks Dask for workers that
+    advertise the resource ``GPU`` and runs one task at a time on each.
+    """
+    start = time.perf_counter()
+    summary = RunSummary()
+    todo = []
+    for task in tasks:
+        if task.finished():
+            summary.skipped.append(task.label)
+        else:
+            todo.append(task)
+    bar = tqdm(total=len(todo), desc=desc, unit="task", disable=not progress or not todo)
+
+    def record(outcome: TaskOutcome) -> None:
+        summary.record(outcome)
+        if outcome.error is not None:
+            tqdm.write(f"failed: {outcome.label}: {outcome.error}")
+        bar.update(1)
+
+    try:
+        if todo and (client is not None or scheduler):
+            _run_dask(todo, record, scheduler, client, workers, gpu)
+        elif todo and workers > 1:
+            _run_pool(todo, record, workers)
+        else:
+            for task in todo:
+                bar.set_postfix_str(task.label)
+                record(task())
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        recorded = set(summary.done) | set(summary.failed)
+        for task in todo:  # tasks that completed while the workers were being stopped
+            if task.label not in recorded and task.finished():
+                summary.done.append(task.label)
+    finally:
+        bar.close()
+        summary.wall_seconds = time.perf_counter() - start
+    return summary
+
+
+def _run_pool(todo: list[Task], record: Callable[[TaskOutcome], None], workers: int) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    # spawn, not fork: a forked child of a process that has run torch's thread pool can hang
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    threads = threads_per_worker(workers)
+    try:
+        futures = {pool.submit(run_with_threads, task, threads): task for task in todo}
+        for fut in as_completed(futures):
+            try:
+                record(fut.result())
+            except BrokenProcessPool:
+                record(
+                    TaskOutcome(
+                        futures[fut].label,
+                        "a worker process died (killed, or out of memory); re-run to retry, or use --scheduler "
+                        "local, which retries such tasks on another worker",
+                    )
+                )
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)  # running sequences die with the pool; their files never appear
+        raise
+    pool.shutdown(wait=True)
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise RlattnError(
+            "--scheduler needs Dask: pip install 'rlattn[cluster]' (dask[distributed]) on the client and workers"
+        ) from None
+    return distributed
+
+
+def _run_dask(
+    todo: list[Task],
+    record: Callable[[TaskOutcome], None],
+    scheduler: str | None,
+    client,
+    workers: int,
+    gpu: bool,
+) -> None:
+    distributed = _import_distributed()
+    cluster = None
+    threads = None  # a cluster we did not start: its workers' own settings hold
+    own_client = client is None
+    if own_client:
+        if scheduler == "local":
+            cluster = distributed.LocalCluster(
+                n_workers=max(workers, 1),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                resources={"GPU": 1} if gpu else None,
+            )
+            threads = threads_per_worker(workers)  # Dask's nannies start workers with 1 OpenMP thread
+            client = distributed.Client(cluster)
+        else:
+            try:
+                client = distributed.Client(scheduler, timeout="20s")
+            except OSError as exc:
+                raise RlattnError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        resources = None
+        if gpu:
+            resources = {"GPU": 1}
+            infos = client.scheduler_info().get("workers", {}).values()
+            if not any(w.get("resources", {}).get("GPU") for w in infos):
+                raise RlattnError(
+                    "--device cuda on Dask needs workers started with --resources GPU=1 "
+                    "(e.g. CUDA_VISIBLE_DEVICES=0 dask worker tcp://HOST:8786 --nworkers 1 --nthreads 1 "
+                    "--resources GPU=1); the scheduler has none"
+                )
+        futures = {}
+        for task in todo:
+            key = f"{task.label}-{uuid.uuid4().hex[:8]}"
+            futures[client.submit(run_with_threads, task, threads, key=key, pure=False, resources=resources)] = task
+        try:
+            for fut in distributed.as_completed(futures):
+                try:
+                    record(fut.result())
+                except Exception as exc:  # KilledWorker after too many deaths, lost connection...
+                    record(TaskOutcome(futures[fut].label, describe_failure(exc)))
+        finally:
+            # running tasks cannot be interrupted inside a worker thread: closing our own cluster
+            # kills them (after a few seconds); on a remote cluster they finish and are kept
+            client.cancel(list(futures), force=True)
+    finally:
+        if own_client:
+            client.close()
+            if cluster is not None:
+                cluster.close()
