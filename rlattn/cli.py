@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rlattn.config import BACKBONES, DATASETS, MODES, TRACKERS, TrackerConfig
+from rlattn.config import BACKBONES, DAT_VARIANTS, DATASETS, MODES, TRACKERS, TrackerConfig
 from rlattn.errors import RlattnError
 
 if TYPE_CHECKING:
@@ -280,7 +280,8 @@ def _add_run(sub) -> None:
         "--tracker",
         required=True,
         choices=TRACKERS,
-        help="mdnet = DAT with λ = 0; csrt/kcf/nanotrack = OpenCV peers",
+        help="mdnet = DAT with λ = 0; attfeat = MDNet + a feature-attention module (the paper's Table 2 "
+        "baseline); csrt/kcf/nanotrack = OpenCV peers",
     )
     p.add_argument("--dataset", default="otb2015", choices=DATASETS)
     p.add_argument("--runs", type=int, help="VOT runs per sequence (default 15 for dat/mdnet, 1 for OpenCV peers)")
@@ -331,7 +332,7 @@ def _tracker_specs(args: argparse.Namespace) -> list[tuple[TrackerSpec, str]]:
         raise RlattnError(f"a λ sweep needs --tracker dat ({args.tracker} has no λ; mdnet is dat with λ = 0)")
     specs = []
     for lam in args.lam:
-        config = _config(args, quick=args.quick, lam=lam) if args.tracker in ("dat", "mdnet") else None
+        config = _config(args, quick=args.quick, lam=lam) if args.tracker in DAT_VARIANTS else None
         tag = f"lambda_{lam:g}" if len(args.lam) > 1 else ""
         specs.append((TrackerSpec(args.tracker, config, args.nanotrack_dir), tag))
     specs[0][0].build()  # fail early (missing weights or models, no CUDA) before any task starts
@@ -369,7 +370,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     tasks = []
     if args.dataset == "vot2016":
         folders = vot_folders(root, names)
-        runs = args.runs or (15 if args.tracker in ("dat", "mdnet") else 1)
+        runs = args.runs or (15 if args.tracker in DAT_VARIANTS else 1)
         for spec, tag in specs:
             tasks += vot_tasks(spec, folders, args.out / tag if tag else args.out, runs, tag)
         unit, desc = "runs ", f"{args.tracker} VOT runs"

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 BACKBONES = ("efficientnet_lite0", "vggm")
 MODES = ("exact", "fast")
-TRACKERS = ("dat", "mdnet", "csrt", "kcf", "nanotrack")  # mdnet = DAT with λ = 0; the rest are OpenCV's
+# mdnet = DAT with λ = 0; attfeat = MDNet + a feature-attention module (Table 2); the rest are OpenCV's
+DAT_VARIANTS = ("dat", "mdnet", "attfeat")
+TRACKERS = (*DAT_VARIANTS, "csrt", "kcf", "nanotrack")
 DATASETS = ("otb2013", "otb2015", "otb100", "tb50", "vot2016", "synthetic")
 
 
@@ -34,6 +36,12 @@ class TrackerConfig:
     # --- reciprocative learning (Eq. 3-5) ---------------------------------------------------
     lam: float = 5.0  # λ; 0 gives plain MDNet (cross-entropy only)
     eps: float = 1e-8  # guards the μ/σ and σ/μ ratios
+    # Table 2's other way to attend: a module re-weighting the feature cells before fc4, learned
+    # with the classifier (rlattn.model.feature_attention); the paper's variant has λ = 0
+    feature_attention: bool = False
+    # the module's learning rate in units of fc4's: a new layer learns at 10x, like MDNet's fc6;
+    # at 1x it hardly leaves the identity (chapter 6 draws both)
+    feature_attention_lr_mult: float = 10.0
 
     # --- first frame: model initialisation -------------------------------------------------
     n_pos_init: int = 500

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlattn.config import TrackerConfig
+from rlattn.config import DAT_VARIANTS, TrackerConfig
 from rlattn.datasets.otb import load_otb_sequence
 from rlattn.errors import RlattnError
 from rlattn.evaluation.annotations import sequence_set
@@ -28,6 +28,9 @@ from rlattn.executors import RunSummary, TaskOutcome, describe_failure, execute
 MANIFEST = "rlattn-config.json"
 # fields that change where or how fast a run goes, not what it computes
 _NOT_HASHED = ("device", "extra")
+# fields added after results were made, left out of the hash at their default so that those
+# results' hashes (and folder names) stay valid
+_HASHED_IF_SET = {"feature_attention": False, "feature_attention_lr_mult": 10.0}
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,15 @@ class TrackerSpec:
     config: TrackerConfig | None = None
     nanotrack_dir: str | None = None
 
+    def __post_init__(self) -> None:
+        # One name per computation: DAT with λ = 0 is MDNet, and MDNet with feature attention is
+        # attfeat, so that equal runs share one hash and one results folder whatever they were called.
+        cfg = self.effective_config()
+        if cfg is not None and cfg.lam == 0:
+            object.__setattr__(self, "name", "attfeat" if cfg.feature_attention else "mdnet")
+
     def build(self):
-        if self.name in ("dat", "mdnet"):
+        if self.name in DAT_VARIANTS:
             from rlattn.tracker import DATTracker
 
             return DATTracker(self.effective_config())
@@ -48,15 +58,25 @@ class TrackerSpec:
         return OpenCVTracker(self.name, self.nanotrack_dir)
 
     def effective_config(self) -> TrackerConfig | None:
-        if self.name not in ("dat", "mdnet"):
+        if self.name not in DAT_VARIANTS:
             return None
         cfg = self.config or TrackerConfig()
-        return cfg.replace(lam=0.0) if self.name == "mdnet" else cfg
+        if self.name == "mdnet":
+            return cfg.replace(lam=0.0)
+        if self.name == "attfeat":
+            return cfg.replace(lam=0.0, feature_attention=True)
+        return cfg
 
     def describe(self, frames: int | None = None) -> dict:
         """What defines this configuration's results (the hash is taken over exactly this)."""
         cfg = self.effective_config()
-        config = None if cfg is None else {k: v for k, v in cfg.to_dict().items() if k not in _NOT_HASHED}
+        config = None
+        if cfg is not None:
+            config = {
+                k: v
+                for k, v in cfg.to_dict().items()
+                if k not in _NOT_HASHED and not (k in _HASHED_IF_SET and v == _HASHED_IF_SET[k])
+            }
         return {"tracker": self.name, "frames": frames, "config": config}
 
     def config_hash(self, frames: int | None = None) -> str:
@@ -65,9 +85,12 @@ class TrackerSpec:
 
     @property
     def label(self) -> str:
-        """A readable name: ``csrt``, ``dat_fast_lambda5``, ``mdnet_exact_lambda0``."""
+        """A readable name: ``csrt``, ``dat_fast_lambda5``, ``mdnet_exact_lambda0``, ``attfeat_fast_lambda0``."""
         cfg = self.effective_config()
-        return self.name if cfg is None else f"{self.name}_{cfg.mode}_lambda{cfg.lam:g}"
+        if cfg is None:
+            return self.name
+        af = "_af" if cfg.feature_attention and self.name == "dat" else ""
+        return f"{self.name}{af}_{cfg.mode}_lambda{cfg.lam:g}"
 
 
 def results_folder(root: Path, spec: TrackerSpec, frames: int | None = None) -> Path:

@@ -71,11 +71,12 @@ def _check_device(device: str) -> str:
 
 
 class DATTracker:
-    """Deep Attentive Tracker. ``DATTracker(TrackerConfig(lam=0))`` is the MDNet baseline."""
+    """Deep Attentive Tracker. ``DATTracker(TrackerConfig(lam=0))`` is the MDNet baseline, and
+    ``feature_attention=True`` with ``lam=0`` the paper's "attentive features" baseline (MDNet+AF)."""
 
     def __init__(self, config: TrackerConfig | None = None, **overrides) -> None:
         self.config = (config or TrackerConfig()).replace(**overrides)
-        self.name = "DAT" if self.config.lam > 0 else "MDNet"
+        self.name = ("DAT" if self.config.lam > 0 else "MDNet") + ("+AF" if self.config.feature_attention else "")
         self.device = _check_device(self.config.device)
         self.timings: dict[str, float] = {}
         self.history: list[dict] = []  # training records, for notebooks and diagnostics
@@ -141,7 +142,7 @@ class DATTracker:
         self.frame = 0
         with self._timed("model"):
             backbone = _shared_backbone(cfg.backbone, cfg.weights, self.device)
-            self.net = DATNet(backbone, cfg.img_size).eval()
+            self.net = DATNet(backbone, cfg.img_size, cfg.feature_attention).eval()
             self.extract = feature_extractor(cfg.mode, backbone, cfg.img_size, cfg.padding, cfg.batch_test)
         img_t = image_tensor(image, self.device)
         self.target = target

@@ -70,14 +70,19 @@ class FrameDiagnostics:
     scores: np.ndarray | None  # (N,) target scores f_p − for the candidates
     patch: np.ndarray  # 107x107x3 uint8, the reported box with its context
     attention: np.ndarray  # 107x107 float32
+    # attentive-features trackers only: the module's weight per feature cell (e.g. 7x7) for the
+    # reported box, from the features the tracker itself uses (region-pooled in fast mode)
+    feature_weights: np.ndarray | None = None
 
 
 def track_with_diagnostics(
     tracker, seq: Sequence, *, progress: bool = True
 ) -> tuple[np.ndarray, dict, list[FrameDiagnostics]]:
     """:func:`track_sequence` for a :class:`~rlattn.tracker.DATTracker`, also recording every frame's
-    candidates, scores and attention map (the paper's Fig. 3). Adds ~0.05 s per frame, outside the
-    timed ``update``."""
+    candidates, scores and attention map (the paper's Fig. 3), and the feature weights of an
+    attentive-features tracker. Adds ~0.05 s per frame, outside the timed ``update``."""
+    import torch
+
     from rlattn.attention import attention_maps
     from rlattn.boxes import to_one_based, to_zero_based
     from rlattn.patches import extract_patches, image_tensor
@@ -91,12 +96,19 @@ def track_with_diagnostics(
         img = image_tensor(as_rgb(image), tracker.device)
         patch = extract_patches(img, to_zero_based(box), cfg.img_size, cfg.padding)
         amap = attention_maps(tracker.net, patch, 1, create_graph=False)[0].sum(0)
+        weights = None
+        module = tracker.net.classifier.attention
+        if module is not None:
+            with torch.no_grad():
+                feats = tracker.extract(img, to_zero_based(box), tracker.target)
+                weights = module.weights(feats)[0, 0].cpu().numpy().astype(np.float32)
         cands = None if i == 0 else to_one_based(tracker.last_samples)
         scores = None if i == 0 else np.asarray(tracker.last_scores, dtype=np.float32)
         records.append(
-            FrameDiagnostics(i, cands, scores, patch_to_image(patch[0]), amap.detach().cpu().numpy().astype(np.float32))
+            FrameDiagnostics(
+                i, cands, scores, patch_to_image(patch[0]), amap.detach().cpu().numpy().astype(np.float32), weights
+            )
         )
 
     boxes, info = track_sequence(tracker, seq, progress=progress, on_frame=on_frame)
     return boxes, info, records
-

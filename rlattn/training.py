@@ -125,12 +125,15 @@ def _subset_regulariser(
 
 
 def make_optimizer(net: nn.Module, cfg: TrackerConfig, lr: float) -> torch.optim.SGD:
-    """SGD over fc4-fc6 with fc6 at ``lr_mult_fc6 × lr``."""
+    """SGD over fc4-fc6 with fc6 at ``lr_mult_fc6 × lr`` (and a feature-attention module at
+    ``feature_attention_lr_mult × lr``)."""
     clf = net.classifier
     groups = [
         {"params": list(clf.fc4.parameters()) + list(clf.fc5.parameters()), "lr": lr},
         {"params": list(clf.fc6.parameters()), "lr": lr * cfg.lr_mult_fc6},
     ]
+    if clf.attention is not None:
+        groups.append({"params": list(clf.attention.parameters()), "lr": lr * cfg.feature_attention_lr_mult})
     return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 

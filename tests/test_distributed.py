@@ -76,9 +76,12 @@ def test_local_cluster_gives_the_same_files_as_the_local_pool(data_root, referen
 def test_a_worker_killed_mid_sequence_loses_nothing(data_root, reference, tmp_path):
     refs, _ = resolve_sequences(data_root, "otb2015", NAMES)
     out = tmp_path / "CSRT"
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         result = {}
         runner = threading.Thread(
             target=lambda: result.setdefault(

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from rlattn.model.efficientnet_lite import efficientnet_lite0_features
+from rlattn.model.feature_attention import FeatureAttention
 from rlattn.model.vggm import load_vggm
 
 
@@ -28,10 +29,14 @@ def build_backbone(name: str, weights: str | None = None) -> nn.Module:
 class Classifier(nn.Module):
     """MDNet's fc4 (Linear+ReLU) → fc5 (Dropout, Linear, ReLU) → fc6 (Dropout, Linear → 2 scores).
 
-    Output column 1 is the target score ``f_p``, column 0 the background score ``f_n``.
+    Output column 1 is the target score ``f_p``, column 0 the background score ``f_n``. With
+    ``feature_attention`` (the ``C, H, W`` shape of the features) a :class:`FeatureAttention`
+    re-weights the feature cells before fc4: the paper's "attentive features" baseline (Table 2).
     """
 
-    def __init__(self, in_features: int, hidden: int = 512) -> None:
+    def __init__(
+        self, in_features: int, hidden: int = 512, feature_attention: tuple[int, int, int] | None = None
+    ) -> None:
         super().__init__()
         self.fc4 = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU())
         self.fc5 = nn.Sequential(nn.Dropout(0.5), nn.Linear(hidden, hidden), nn.ReLU())
@@ -41,23 +46,34 @@ class Classifier(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.constant_(m.bias, 0.1)
         nn.init.zeros_(self.fc6[1].bias)
+        # built last so that fc4-fc6 draw the same initial weights as the baseline's
+        self.attention = FeatureAttention(feature_attention) if feature_attention else None
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return self.fc6(self.fc5(self.fc4(feats.flatten(1))))
+        x = feats.flatten(1)
+        if self.attention is not None:
+            x = self.attention(x)
+        return self.fc6(self.fc5(self.fc4(x)))
 
 
 class DATNet(nn.Module):
     """Backbone + classifier; ``forward(patches)`` gives ``(N, 2)`` class scores."""
 
-    def __init__(self, backbone: nn.Module, img_size: int = 107) -> None:
+    def __init__(self, backbone: nn.Module, img_size: int = 107, feature_attention: bool = False) -> None:
         super().__init__()
         self.backbone = backbone
         first = next(backbone.parameters())
         device = first.device
         with torch.no_grad():
-            n = backbone(torch.zeros(1, 3, img_size, img_size, device=device, dtype=first.dtype)).numel()
-        self.feature_dim = n
-        self.classifier = Classifier(n).to(device)
+            shape = tuple(backbone(torch.zeros(1, 3, img_size, img_size, device=device, dtype=first.dtype)).shape[1:])
+        self.feature_shape = shape
+        self.feature_dim = int(torch.tensor(shape).prod())
+        if feature_attention and len(shape) != 3:
+            from rlattn.errors import RlattnError
+
+            raise RlattnError(f"feature attention needs C x H x W backbone features, got shape {shape}")
+        attention_shape = shape if feature_attention else None
+        self.classifier = Classifier(self.feature_dim, feature_attention=attention_shape).to(device)
 
     def train(self, mode: bool = True) -> DATNet:
         # The backbone stays in eval mode (frozen BN statistics) whatever the classifier does.

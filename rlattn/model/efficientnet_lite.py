@@ -87,7 +87,7 @@ class MBConv(nn.Module):
         for conv, bn, relu in self._layers():
             q, entry = _conv_bn_forward(conv, bn, q)
             if relu:
-                entry["mask"] = ((q > 0) & (q < 6)).to(q.dtype)
+                entry["act"] = q  # ReLU6's input: its derivative is 1 strictly inside (0, 6)
                 q = q.clamp(0, 6)
             tape.append(entry)
         return (q + p if self.residual else q), tape
@@ -95,13 +95,13 @@ class MBConv(nn.Module):
     def jvp_lin(self, tape: list, t: torch.Tensor) -> torch.Tensor:
         u = t
         for entry in tape:
-            u = _masked(_conv_tangent(entry, u), entry.get("mask"))
+            u = _masked(_conv_tangent(entry, u), entry.get("act"))
         return u + t if self.residual else u
 
     def vjp_lin(self, tape: list, g: torch.Tensor) -> torch.Tensor:
         v = g
         for entry in reversed(tape):
-            v = _conv_cotangent(entry, _masked(v, entry.get("mask")))
+            v = _conv_cotangent(entry, _masked(v, entry.get("act")))
         return v + g if self.residual else v
 
 
@@ -125,21 +125,26 @@ def _conv_bn_forward(conv: nn.Conv2d, bn: nn.BatchNorm2d, p: torch.Tensor) -> tu
         "stride": conv.stride,
         "groups": conv.groups,
         "in_shape": tuple(p.shape[1:]),
-        "pad": None,
+        "pad": None,  # F.pad's (left, right, top, bottom) when "SAME" is asymmetric
+        "padding": (0, 0),  # the convolution's own (symmetric) padding otherwise: no padded copy
     }
     if isinstance(conv, SameConv2d):
-        padded = conv.pad_input(p)
-        ph, pw = padded.shape[-2] - h, padded.shape[-1] - w
-        if ph or pw:
-            entry["pad"] = [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]  # F.pad order: left, right, top, bottom
-        p = padded
-    return F.conv2d(p, weight, bias, conv.stride, 0, 1, conv.groups), entry
+        kh, kw = conv.weight.shape[-2:]
+        sh, sw = conv.stride
+        ph = max((math.ceil(h / sh) - 1) * sh + kh - h, 0)
+        pw = max((math.ceil(w / sw) - 1) * sw + kw - w, 0)
+        if ph % 2 == 0 and pw % 2 == 0:
+            entry["padding"] = (ph // 2, pw // 2)
+        else:
+            entry["pad"] = [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]
+            p = F.pad(p, entry["pad"])
+    return F.conv2d(p, weight, bias, conv.stride, entry["padding"], 1, conv.groups), entry
 
 
 def _conv_tangent(entry: dict, t: torch.Tensor) -> torch.Tensor:
     if entry["pad"] is not None:
         t = F.pad(t, entry["pad"])
-    return F.conv2d(t, entry["weight"], None, entry["stride"], 0, 1, entry["groups"])
+    return F.conv2d(t, entry["weight"], None, entry["stride"], entry["padding"], 1, entry["groups"])
 
 
 def _conv_cotangent(entry: dict, g: torch.Tensor) -> torch.Tensor:
@@ -147,16 +152,22 @@ def _conv_cotangent(entry: dict, g: torch.Tensor) -> torch.Tensor:
     c, h, w = entry["in_shape"]
     left, right, top, bottom = entry["pad"] if entry["pad"] is not None else (0, 0, 0, 0)
     shape = (g.shape[0], c, h + top + bottom, w + left + right)
-    gin = torch.nn.grad.conv2d_input(shape, entry["weight"], g, entry["stride"], 0, 1, entry["groups"])
+    gin = torch.nn.grad.conv2d_input(shape, entry["weight"], g, entry["stride"], entry["padding"], 1, entry["groups"])
     return gin[:, :, top : top + h, left : left + w] if entry["pad"] is not None else gin
 
 
-def _masked(t: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """``t`` (k·N rows) times the N-row 0/1 ``mask``; ReLU6's derivative is 1 strictly inside (0, 6)."""
-    if mask is None:
+def _masked(t: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
+    """``t`` (k·N rows) times ReLU6's derivative at the N-row ``act`` (1 strictly inside (0, 6)),
+    fused in one kernel per block of N rows instead of building and multiplying 0/1 masks."""
+    if act is None:
         return t
-    k = t.shape[0] // mask.shape[0]
-    return (t.view(k, *mask.shape) * mask).view(t.shape)
+    n = act.shape[0]
+    if t.shape[0] == n:
+        return torch.ops.aten.hardtanh_backward(t, act, 0.0, 6.0)
+    out = torch.empty_like(t)
+    for ti, oi in zip(t.split(n), out.split(n)):
+        torch.ops.aten.hardtanh_backward.grad_input(ti, act, 0.0, 6.0, grad_input=oi)
+    return out
 
 
 class EfficientNetLite0(nn.Module):
@@ -199,15 +210,15 @@ class EfficientNetLite0(nn.Module):
 
         The trunk is piecewise linear in its input (bias-free convolutions, eval-mode batch norm,
         ReLU6, residual sums), so ``J(x)`` is the same layers with the shifts dropped, batch norm
-        folded into the convolutions and each ReLU6 replaced by its 0/1 mask at ``x``. The tape
-        keeps those masks; :meth:`jvp_lin` (``J u``) and :meth:`vjp_lin` (``Jᵀ g``) then cost one
+        folded into the convolutions and each ReLU6 replaced by its 0/1 derivative at ``x``. The
+        tape keeps each ReLU6's input for that; :meth:`jvp_lin` (``J u``) and :meth:`vjp_lin` (``Jᵀ g``) then cost one
         pass each and take several tangents per input (``k·N`` rows, in blocks of ``N``).
         """
         if self.cut_block is None:
             raise NotImplementedError("the linearisation is defined for the truncated trunk only")
         with torch.no_grad():
             p, stem = _conv_bn_forward(self._conv_stem, self._bn0, (x + 1.0) / 128.0)
-            stem["mask"] = ((p > 0) & (p < 6)).to(p.dtype)
+            stem["act"] = p
             p = p.clamp(0, 6)
             tape = [stem]
             for block in self._blocks[: self.cut_block + 1]:
@@ -217,7 +228,7 @@ class EfficientNetLite0(nn.Module):
 
     def jvp_lin(self, tape: list, u: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            t = _masked(_conv_tangent(tape[0], u / 128.0), tape[0]["mask"])
+            t = _masked(_conv_tangent(tape[0], u / 128.0), tape[0]["act"])
             for block, entry in zip(self._blocks, tape[1:]):
                 t = block.jvp_lin(entry, t)
         return t
@@ -227,7 +238,7 @@ class EfficientNetLite0(nn.Module):
             v = g
             for block, entry in reversed(list(zip(self._blocks, tape[1:]))):
                 v = block.vjp_lin(entry, v)
-            return _conv_cotangent(tape[0], _masked(v, tape[0]["mask"])) / 128.0
+            return _conv_cotangent(tape[0], _masked(v, tape[0]["act"])) / 128.0
 
     def jvp(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(f(x), J_f(x) u)``; ``u`` may hold several tangents per input (``k·N`` rows)."""
