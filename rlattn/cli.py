@@ -333,7 +333,7 @@ def _tracker_specs(args: argparse.Namespace) -> list[tuple[TrackerSpec, str]]:
     specs = []
     for lam in args.lam:
         config = _config(args, quick=args.quick, lam=lam) if args.tracker in DAT_VARIANTS else None
-        tag = f"lambda_{lam:g}" if len(args.lam) > 1 else ""
+        tag = f"lambda_{lam:g}" if len(args.lam) > 1 else ""  # also the subfolder: out / "" is out
         specs.append((TrackerSpec(args.tracker, config, args.nanotrack_dir), tag))
     specs[0][0].build()  # fail early (missing weights or models, no CUDA) before any task starts
     return specs
@@ -372,7 +372,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         folders = vot_folders(root, names)
         runs = args.runs or (15 if args.tracker in DAT_VARIANTS else 1)
         for spec, tag in specs:
-            tasks += vot_tasks(spec, folders, args.out / tag if tag else args.out, runs, tag)
+            tasks += vot_tasks(spec, folders, args.out / tag, runs, tag)
         unit, desc = "runs ", f"{args.tracker} VOT runs"
     else:
         refs, missing = resolve_sequences(root, args.dataset, names, args.frames)
@@ -386,7 +386,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not refs:
             raise RlattnError(f"none of the requested sequences is under {root}")
         for spec, tag in specs:
-            tasks += sequence_tasks(spec, refs, args.out / tag if tag else args.out, tag)
+            tasks += sequence_tasks(spec, refs, args.out / tag, tag)
         unit, desc = "", f"{args.tracker} sequences"
     summary = execute(
         tasks,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -67,7 +69,7 @@ class DATNet(nn.Module):
         with torch.no_grad():
             shape = tuple(backbone(torch.zeros(1, 3, img_size, img_size, device=device, dtype=first.dtype)).shape[1:])
         self.feature_shape = shape
-        self.feature_dim = int(torch.tensor(shape).prod())
+        self.feature_dim = math.prod(shape)
         if feature_attention and len(shape) != 3:
             from rlattn.errors import RlattnError
 

@@ -38,12 +38,14 @@ BN_EPS = 1e-3  # TF's batch-norm epsilon
 class SameConv2d(nn.Conv2d):
     """Conv2d with TF "SAME" padding computed from the input size."""
 
-    def pad_input(self, x: torch.Tensor) -> torch.Tensor:
-        ih, iw = x.shape[-2:]
+    def same_padding(self, ih: int, iw: int) -> tuple[int, int]:
+        """Total rows and columns of "SAME" padding for an ``ih × iw`` input."""
         kh, kw = self.weight.shape[-2:]
         sh, sw = self.stride
-        ph = max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0)
-        pw = max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
+        return max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0), max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
+
+    def pad_input(self, x: torch.Tensor) -> torch.Tensor:
+        ph, pw = self.same_padding(*x.shape[-2:])
         if ph or pw:
             x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
         return x
@@ -129,10 +131,7 @@ def _conv_bn_forward(conv: nn.Conv2d, bn: nn.BatchNorm2d, p: torch.Tensor) -> tu
         "padding": (0, 0),  # the convolution's own (symmetric) padding otherwise: no padded copy
     }
     if isinstance(conv, SameConv2d):
-        kh, kw = conv.weight.shape[-2:]
-        sh, sw = conv.stride
-        ph = max((math.ceil(h / sh) - 1) * sh + kh - h, 0)
-        pw = max((math.ceil(w / sw) - 1) * sw + kw - w, 0)
+        ph, pw = conv.same_padding(h, w)
         if ph % 2 == 0 and pw % 2 == 0:
             entry["padding"] = (ph // 2, pw // 2)
         else:
