@@ -105,11 +105,12 @@ def test_region_cap_falls_back_to_patches(backbone):
     torch.testing.assert_close(feats[1:], PatchFeatures(backbone)(image, far))
 
 
-def test_linearised_vjp_is_autograds(backbone):
+@pytest.mark.parametrize("size", [(107, 107), (75, 90)])  # odd and even "SAME" pads, strided layers dropping rows
+def test_linearised_vjp_is_autograds(backbone, size):
     bb = copy.deepcopy(backbone).double()
     torch.manual_seed(0)
-    x = torch.randn(2, 3, 107, 107, dtype=torch.float64) * 40
-    g = torch.randn(4, 112, 7, 7, dtype=torch.float64)  # two cotangents per input
+    x = torch.randn(2, 3, *size, dtype=torch.float64) * 40
+    g = torch.randn(4, 112, -(-size[0] // 16), -(-size[1] // 16), dtype=torch.float64)  # two cotangents per input
     out, tape = bb.linearize(x)
     vjp = bb.vjp_lin(tape, g)
     xr = x.clone().requires_grad_(True)
@@ -157,12 +158,13 @@ def test_fast_mode_tracks_the_demo():
     from rlattn.tracker import DATTracker
     from rlattn.tracking import track_sequence
 
-    # R estimated from 8 samples is noisy, and with the quick config's 15 first-frame iterations
-    # one seed in four (seed 0) loses the target early (benchmarks/README.md); so: 2 of 3 seeds
+    # R estimated from 8 samples is noisy: with the quick config's 15 first-frame iterations half
+    # the seeds lose the demo's target, with the paper's 50 most keep it (benchmarks/README.md,
+    # "reg_samples"); so: 50 first-frame iterations, and 2 of 3 seeds
     seq = make_synthetic_sequence(n_frames=40, name="demo")
     scores = []
     for seed in (1, 2, 3):
-        tracker = DATTracker(TrackerConfig.quick(mode="fast", lam=5.0, seed=seed))
+        tracker = DATTracker(TrackerConfig.quick(mode="fast", lam=5.0, seed=seed, iters_init=50))
         boxes, _ = track_sequence(tracker, seq, progress=False)
         scores.append(iou(boxes, seq.boxes).mean())
         assert tracker.timings["attention"] > 0  # the regulariser ran

@@ -104,3 +104,22 @@ def test_backbone_is_frozen_and_shapes():
     assert not any(p.requires_grad for p in bb.parameters())
     assert not bb.training
     assert bb(torch.zeros(2, 3, 107, 107)).shape == (2, 112, 7, 7)
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("size", [(53, 54), (54, 55), (107, 107), (14, 13)])
+def test_same_conv_without_padded_copy_is_tensorflow_same(kernel, stride, size):
+    from rlattn.model.efficientnet_lite import SameConv2d
+
+    torch.manual_seed(0)
+    conv = SameConv2d(6, 6, kernel, stride=stride, groups=3, bias=False).double()
+    x = torch.randn(2, 6, *size, dtype=torch.float64)
+    ph, pw = conv.same_padding(*size)
+    # TensorFlow's "SAME": the odd row/column of padding goes to the bottom/right
+    ref = torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2]), conv.weight, None, stride, 0, 1, 3
+    )
+    out = conv(x)
+    assert out.shape == ref.shape == (2, 6, -(-size[0] // stride), -(-size[1] // stride))
+    torch.testing.assert_close(out, ref)
