@@ -54,8 +54,11 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _shared_backbone(name: str, weights: str | None, device: str) -> torch.nn.Module:
-    # The backbone is frozen, so every tracker on the same device can share one copy.
+def shared_backbone(name: str, weights: str | None, device: str) -> torch.nn.Module:
+    """The frozen backbone as the tracker runs it (channels-last for oneDNN's convolutions).
+
+    It is frozen, so every tracker on the same device shares one copy.
+    """
     net = build_backbone(name, weights).to(device)
     if name == "efficientnet_lite0":
         net = net.to(memory_format=torch.channels_last)
@@ -136,12 +139,15 @@ class DATTracker:
         self.history = []
         image = as_rgb(image)
         target = validate_init_box(to_zero_based(box)[0], image.shape, what="initial box")
-        torch.manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         self.image_size = (image.shape[1], image.shape[0])
         self.frame = 0
         with self._timed("model"):
-            backbone = _shared_backbone(cfg.backbone, cfg.weights, self.device)
+            backbone = shared_backbone(cfg.backbone, cfg.weights, self.device)
+            # seeded after the backbone: building it (first tracker in a process only, the copy is
+            # shared) draws random initial weights before loading the real ones, which gave the
+            # first tracker of a process other fc4-fc6 weights than every later one with its seed
+            torch.manual_seed(cfg.seed)
             self.net = DATNet(backbone, cfg.img_size, cfg.feature_attention).eval()
             self.extract = feature_extractor(cfg.mode, backbone, cfg.img_size, cfg.padding, cfg.batch_test)
         img_t = image_tensor(image, self.device)

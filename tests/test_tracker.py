@@ -87,9 +87,11 @@ def test_grayscale_odd_sized_frames_and_box_leaving_the_image(tmp_path):
 
 def test_same_seed_same_boxes_and_protocol():
     from rlattn.datasets import make_synthetic_sequence
+    from rlattn.tracker import shared_backbone
 
     seq = make_synthetic_sequence(4)
     runs = []
+    shared_backbone.cache_clear()  # the first tracker builds the backbone, the second reuses it
     for _ in range(2):
         t = DATTracker(TrackerConfig(**TINY))
         assert isinstance(t, Tracker)
