@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import platform
 import resource
 import sys
 import time
@@ -28,6 +27,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from rlattn.machine import cpu_description
 
 PHASES = ("features", "train_init", "candidates", "collect", "update", "attention", "bbreg", "sampling", "model")
 
@@ -110,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {mp.cpu_count()} CPUs, python {sys.version.split()[0]}"
-    )
+    print(f"machine: {cpu_description()}, python {sys.version.split()[0]}")
     results = []
     ctx = mp.get_context("spawn")  # a fresh process per mode: its own peak RSS, no shared caches
     for mode in a.modes:

@@ -24,6 +24,7 @@ from rlattn.errors import RlattnError
 from rlattn.evaluation.annotations import sequence_set
 from rlattn.evaluation.results_io import sequence_key
 from rlattn.executors import RunSummary, TaskOutcome, describe_failure, execute
+from rlattn.machine import cpu_description
 
 MANIFEST = "rlattn-config.json"
 # fields that change where or how fast a run goes, not what it computes
@@ -152,7 +153,6 @@ class SequenceRef:
 
 def _provenance() -> dict:
     """Where and with what a result was made (a result file must say which machine made it)."""
-    import platform
     from datetime import UTC, datetime
     from importlib.metadata import version
 
@@ -160,7 +160,7 @@ def _provenance() -> dict:
 
     return {
         "host": socket.gethostname(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": cpu_description(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "rlattn": version("rlattn"),
