@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     schedule = {"reg_samples": a.reg_samples, "iters_update": a.iters_update, "long_interval": a.long_interval}
     cfg = base.replace(device=a.device, lam=a.lam, **schedule)
     ms = measure(cfg, a.repeats)
-    gpu = f", {torch.cuda.get_device_name()}" if cfg.device.startswith("cuda") else ""
-    print(f"machine: {cpu_description()}{gpu}; {torch.get_num_threads()} torch threads, device {cfg.device}")
+    machine = cpu_description() + (f", {torch.cuda.get_device_name()}" if cfg.device.startswith("cuda") else "")
+    print(f"machine: {machine}; {torch.get_num_threads()} torch threads, device {cfg.device}")
     print(
         f"schedule: {cfg.iters_update} iterations every {cfg.long_interval} frames, {cfg.n_samples} candidates, "
         f"mining among {cfg.batch_neg_cand}, λ = {cfg.lam:g}, R on {cfg.reg_samples} patches (fast) / "
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {"machine": cpu_description() + gpu, "threads": torch.get_num_threads(), "config": cfg.to_dict()}
+        record = {"machine": machine, "threads": torch.get_num_threads(), "config": cfg.to_dict()}
         a.json.write_text(json.dumps({**record, "ms": ms, "floor": floor}, indent=1))
     return 0
 
