@@ -274,6 +274,22 @@ def _lambdas(text: str) -> list[float]:
     return values
 
 
+def _seeds(text: str) -> list[int]:
+    """``0-4`` or ``0,2,7`` (or both: ``0-2,7``) as a sorted list of distinct seeds."""
+    seeds: set[int] = set()
+    try:
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            lo, sep, hi = part.partition("-")
+            seeds.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds expects e.g. 0-4 or 0,2,7, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds needs seeds >= 0, got {text!r}")
+    return sorted(seeds)
+
+
 def _add_run(sub) -> None:
     p = sub.add_parser("run", help="run a tracker over a dataset: one result file per sequence, resumable")
     p.add_argument(
@@ -290,11 +306,17 @@ def _add_run(sub) -> None:
         type=Path,
         help="folder with otb/<Seq>/ (and otb_meta/); default: ../shared/data (data/synthetic for --dataset synthetic)",
     )
-    p.add_argument(
+    dest = p.add_mutually_exclusive_group(required=True)
+    dest.add_argument(
         "--out",
         type=Path,
-        required=True,
         help="results folder (one per tracker configuration; a λ sweep writes <out>/lambda_<λ>/)",
+    )
+    dest.add_argument(
+        "--results-root",
+        type=Path,
+        help="instead of --out: each configuration into <root>/<label>-<hash>/, the layout the book's "
+        "chapters look in (data/results/otb)",
     )
     p.add_argument("--sequences", help="comma-separated names (default: every sequence of --dataset found)")
     p.add_argument(
@@ -307,7 +329,14 @@ def _add_run(sub) -> None:
     p.add_argument("--backbone", choices=BACKBONES, default="efficientnet_lite0")
     p.add_argument("--weights")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    seed = p.add_mutually_exclusive_group()
+    seed.add_argument("--seed", type=int, default=0, help="one seed, results directly in --out (default 0)")
+    seed.add_argument(
+        "--seeds",
+        type=_seeds,
+        help="several seeds, e.g. 0-4 or 0,2,7: each seed's results in <out>/seed<N>/ (evaluate and compare "
+        "then give mean ± 95%% CI)",
+    )
     _add_mode_args(p)
     p.add_argument("--quick", action="store_true", help="TrackerConfig.quick() instead of the paper's settings")
     p.add_argument("--frames", type=int, help="only the first N frames of each sequence")
@@ -343,7 +372,7 @@ def _report_run(args: argparse.Namespace, summary, unit: str = "") -> int:
     """One summary line (done / skipped / failed), then each failure with its reason."""
     print(
         f"{args.tracker}: {len(summary.done)} {unit}done, {len(summary.skipped)} already there (skipped), "
-        f"{len(summary.failed)} failed -> {args.out} ({summary.wall_seconds:.1f} s)"
+        f"{len(summary.failed)} failed -> {args.out or args.results_root} ({summary.wall_seconds:.1f} s)"
     )
     for name, err in summary.failed.items():
         print(f"  failed {name}: {err}")
@@ -356,7 +385,7 @@ def _report_run(args: argparse.Namespace, summary, unit: str = "") -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rlattn.datasets.otb import default_data_root
     from rlattn.executors import execute
-    from rlattn.experiments import resolve_sequences, sequence_tasks, vot_folders, vot_tasks
+    from rlattn.experiments import interleave, resolve_sequences, sequence_tasks, vot_folders, vot_tasks
 
     root = args.data_root or default_data_root()
     if args.dataset == "synthetic":
@@ -369,6 +398,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     specs = _tracker_specs(args)
     tasks = []
     if args.dataset == "vot2016":
+        if args.results_root:
+            raise RlattnError("--results-root is for OTB-style runs; give VOT runs an --out folder")
+        if args.seeds:
+            raise RlattnError("--seeds is for OTB-style runs; a VOT run r of a sequence uses seed --seed + r - 1")
         folders = vot_folders(root, names)
         runs = args.runs or (15 if args.tracker in DAT_VARIANTS else 1)
         for spec, tag in specs:
@@ -385,8 +418,16 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         if not refs:
             raise RlattnError(f"none of the requested sequences is under {root}")
-        for spec, tag in specs:
-            tasks += sequence_tasks(spec, refs, args.out / tag, tag)
+        if args.results_root:
+            from rlattn.experiments import frames_limit, results_folder
+
+            outs = [results_folder(args.results_root, spec, frames_limit(refs)) for spec, _ in specs]
+            specs = [(spec, out.name) for (spec, _), out in zip(specs, outs)]
+        else:
+            outs = [args.out / tag for _, tag in specs]
+        tasks = interleave(
+            [sequence_tasks(spec, refs, out, tag, args.seeds) for (spec, tag), out in zip(specs, outs)]
+        )
         unit, desc = "", f"{args.tracker} sequences"
     summary = execute(
         tasks,

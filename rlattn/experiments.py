@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import socket
@@ -27,8 +28,9 @@ from rlattn.executors import RunSummary, TaskOutcome, describe_failure, execute
 from rlattn.machine import cpu_description
 
 MANIFEST = "rlattn-config.json"
-# fields that change where or how fast a run goes, not what it computes
-_NOT_HASHED = ("device", "extra")
+# fields that change where or how fast a run goes, not what it computes; the seed is a dimension of
+# a configuration's results (``<folder>/seed<N>/``), not part of the configuration
+_NOT_HASHED = ("device", "extra", "seed")
 # fields added after results were made, left out of the hash at their default so that those
 # results' hashes (and folder names) stay valid
 _HASHED_IF_SET = {"feature_attention": False, "feature_attention_lr_mult": 10.0}
@@ -68,21 +70,37 @@ class TrackerSpec:
             return cfg.replace(lam=0.0, feature_attention=True)
         return cfg
 
-    def describe(self, frames: int | None = None) -> dict:
-        """What defines this configuration's results (the hash is taken over exactly this)."""
+    def describe(self, frames: int | None = None, with_seed: bool = False) -> dict:
+        """What defines this configuration's results (the hash is taken over exactly this).
+
+        ``with_seed`` gives the description of results made before seeds became a dimension, whose
+        hash included the seed (so that their folders are still recognised).
+        """
         cfg = self.effective_config()
         config = None
         if cfg is not None:
+            skip = tuple(k for k in _NOT_HASHED if not (with_seed and k == "seed"))
             config = {
                 k: v
                 for k, v in cfg.to_dict().items()
-                if k not in _NOT_HASHED and not (k in _HASHED_IF_SET and v == _HASHED_IF_SET[k])
+                if k not in skip and not (k in _HASHED_IF_SET and v == _HASHED_IF_SET[k])
             }
         return {"tracker": self.name, "frames": frames, "config": config}
 
-    def config_hash(self, frames: int | None = None) -> str:
-        text = json.dumps(self.describe(frames), sort_keys=True, default=str)
+    def config_hash(self, frames: int | None = None, with_seed: bool = False) -> str:
+        text = json.dumps(self.describe(frames, with_seed), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def with_seed(self, seed: int) -> TrackerSpec:
+        """The same configuration with another seed (OpenCV peers are deterministic: unchanged)."""
+        if self.effective_config() is None:
+            return self
+        return dataclasses.replace(self, config=(self.config or TrackerConfig()).replace(seed=seed))
+
+    @property
+    def seed(self) -> int | None:
+        cfg = self.effective_config()
+        return None if cfg is None else cfg.seed
 
     @property
     def label(self) -> str:
@@ -100,8 +118,17 @@ def results_folder(root: Path, spec: TrackerSpec, frames: int | None = None) -> 
     return Path(root) / f"{spec.label}-{spec.config_hash(frames)}"
 
 
+def seed_folder(folder: Path, seed: int) -> Path:
+    """Where one seed of a configuration's results lives: ``<folder>/seed<N>``."""
+    return Path(folder) / f"seed{seed}"
+
+
 def claim_folder(out_dir: Path, spec: TrackerSpec, frames: int | None = None) -> str:
-    """Make ``out_dir`` the home of this configuration's results; refuse one that holds another's."""
+    """Make ``out_dir`` the home of this configuration's results; refuse one that holds another's.
+
+    Returns the hash that the folder's result files carry: the configuration's, or, for a folder
+    made before seeds became a dimension, its old hash that included the seed.
+    """
     out_dir = Path(out_dir)
     digest = spec.config_hash(frames)
     path = out_dir / MANIFEST
@@ -110,6 +137,8 @@ def claim_folder(out_dir: Path, spec: TrackerSpec, frames: int | None = None) ->
             old = json.loads(path.read_text())
         except json.JSONDecodeError:
             raise RlattnError(f"{path} is not valid JSON; delete it if the folder's results are yours") from None
+        if old.get("config_hash") == spec.config_hash(frames, with_seed=True):
+            return old["config_hash"]
         if old.get("config_hash") != digest:
             raise RlattnError(
                 f"{out_dir} holds results of another configuration ({_difference(old, spec.describe(frames))}); "
@@ -295,16 +324,35 @@ def resolve_sequences(
     return refs, missing
 
 
-def _frames(refs: list[SequenceRef]) -> int | None:
+def frames_limit(refs: list[SequenceRef]) -> int | None:
     """The ``--frames`` limit the refs share (part of a configuration's identity)."""
     frames = {r.frames for r in refs}
     return frames.pop() if len(frames) == 1 else None
 
 
-def sequence_tasks(spec: TrackerSpec, refs: list[SequenceRef], out_dir: Path, tag: str = "") -> list[SequenceTask]:
-    """The tasks of one configuration over ``refs`` (claims ``out_dir`` for it)."""
-    digest = claim_folder(out_dir, spec, _frames(refs))
-    return [SequenceTask(spec, ref, Path(out_dir), digest, tag) for ref in refs]
+def sequence_tasks(
+    spec: TrackerSpec, refs: list[SequenceRef], out_dir: Path, tag: str = "", seeds: list[int] | None = None
+) -> list[SequenceTask]:
+    """The tasks of one configuration over ``refs`` (claims ``out_dir`` for it).
+
+    Without ``seeds`` the results go into ``out_dir`` itself (one seed, the spec's own); with
+    ``seeds`` each seed's go into :func:`seed_folder` ``(out_dir, seed)``.
+    """
+    digest = claim_folder(out_dir, spec, frames_limit(refs))
+    if seeds is None:
+        return [SequenceTask(spec, ref, Path(out_dir), digest, tag) for ref in refs]
+    return [
+        SequenceTask(spec.with_seed(s), ref, seed_folder(out_dir, s), digest, "/".join(filter(None, [tag, f"seed{s}"])))
+        for s in seeds
+        for ref in refs
+    ]
+
+
+def interleave(groups: list[list]) -> list:
+    """Tasks of several configurations round-robin (each group in its seed, sequence order), so
+    that a run stopped part-way leaves whole pairs: every configuration on the same targets and
+    seeds."""
+    return [t for row in itertools.zip_longest(*groups) for t in row if t is not None]
 
 
 def vot_tasks(spec: TrackerSpec, folders: list[Path], out_dir: Path, runs: int, tag: str = "") -> list[VotRunTask]:
@@ -313,13 +361,19 @@ def vot_tasks(spec: TrackerSpec, folders: list[Path], out_dir: Path, runs: int, 
 
 
 def run_configs(
-    specs: dict[str, TrackerSpec], refs: list[SequenceRef], results_root: Path, progress: bool = True, **backend
+    specs: dict[str, TrackerSpec],
+    refs: list[SequenceRef],
+    results_root: Path,
+    progress: bool = True,
+    seeds: list[int] | None = None,
+    **backend,
 ) -> tuple[dict[str, Path], RunSummary]:
     """Each named configuration over ``refs``, in one batch of tasks (one Dask submission), each into
-    its own :func:`results_folder` under ``results_root``; results found there are reused."""
-    folders = {name: results_folder(results_root, spec, _frames(refs)) for name, spec in specs.items()}
-    tasks = [t for name, spec in specs.items() for t in sequence_tasks(spec, refs, folders[name], tag=name)]
-    return folders, execute(tasks, progress=progress, desc="tasks", **backend)
+    its own :func:`results_folder` under ``results_root`` (with ``seeds``: its ``seed<N>/``
+    subfolders); results found there are reused."""
+    folders = {name: results_folder(results_root, spec, frames_limit(refs)) for name, spec in specs.items()}
+    groups = [sequence_tasks(spec, refs, folders[name], tag=name, seeds=seeds) for name, spec in specs.items()]
+    return folders, execute(interleave(groups), progress=progress, desc="tasks", **backend)
 
 
 def run_experiment(
