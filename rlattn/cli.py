@@ -204,17 +204,13 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    import json
-
+def _otb_scoring(args: argparse.Namespace) -> tuple[dict, list[str]]:
+    """The annotations and sequence keys that ``evaluate`` and ``compare`` score OTB results on."""
     from rlattn.datasets.otb import default_data_root
     from rlattn.evaluation.annotations import load_annotations, sequence_set
-    from rlattn.evaluation.benchmark import evaluate_folder
     from rlattn.evaluation.results_io import sequence_key
 
     root = default_data_root()
-    if args.dataset == "vot2016":
-        return _evaluate_vot(args, root)
     if args.dataset == "synthetic":
         root = None
         args.annotations = args.annotations or SYNTHETIC_ROOT / "otb"
@@ -227,32 +223,59 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         keys = [sequence_key(s) for s in _names(args.sequences)]
     else:
         keys = sequence_set(args.dataset, meta_dirs)
-    reports = [evaluate_folder(folder, annotations, keys, args.protocol, frames=args.frames) for folder in args.results]
-    for r in reports:
-        for problem in r.problems:
-            print(f"note: {r.tracker}: {problem}", file=sys.stderr)
-    reports.sort(key=lambda r: -r.overall["auc"])
+    return annotations, keys
+
+
+def _notes(report) -> None:
+    for problem in report.problems:
+        print(f"note: {report.tracker}: {problem}", file=sys.stderr)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from rlattn.datasets.otb import default_data_root
+    from rlattn.evaluation.seeds import METRICS, evaluate_seeds
+
+    if args.dataset == "vot2016":
+        return _evaluate_vot(args, default_data_root())
+    annotations, keys = _otb_scoring(args)
+    seeded = [evaluate_seeds(folder, annotations, keys, args.protocol, frames=args.frames) for folder in args.results]
+    for r in seeded:
+        _notes(r)
+    reports = [r.pooled() for r in seeded]
+    order = sorted(range(len(reports)), key=lambda i: -reports[i].overall["auc"])
+    w = max(14, *(len(r.tracker) + 2 for r in seeded))
     print(f"OPE on {args.dataset} ({args.protocol} protocol)")
-    print(f"{'tracker':<14}{'seqs':>5}{'AUC':>8}{'DP@20':>8}{'CLE':>8}{'OS@0.5':>8}{'FPS':>8}")
-    for r in reports:
-        o = r.overall
+    print(f"{'tracker':<{w}}{'seqs':>5}{'seeds':>6}{'AUC':>8}{'DP@20':>8}{'CLE':>8}{'OS@0.5':>8}{'FPS':>8}")
+    for i in order:
+        r, o = reports[i], reports[i].overall
         fps = f"{r.fps:.2f}" if r.fps else "-"
+        n_seeds = len(seeded[i].seeds)
         print(
-            f"{r.tracker:<14}{o['sequences']:>5}{o['auc']:>8.3f}{o['dp20']:>8.3f}{o['cle']:>8.2f}{o['os50']:>8.3f}{fps:>8}"
+            f"{seeded[i].tracker:<{w}}{o['sequences']:>5}{n_seeds:>6}{o['auc']:>8.3f}{o['dp20']:>8.3f}"
+            f"{o['cle']:>8.2f}{o['os50']:>8.3f}{fps:>8}"
         )
+    multi = [s for s in seeded if len(s.seeds) > 1]
+    if multi:
+        print("\nmean over targets and seeds, 95% CI (two-level bootstrap: targets, then seeds)")
+        for s in multi:
+            cells = "  ".join(f"{label} {s.summary(m).format()}" for m, label in (("auc", "AUC"), ("dp20", "DP@20")))
+            print(f"{s.tracker:<{w}}{len(s.targets):>3} targets x {len(s.seeds)} seeds  {cells}")
     if args.json:
         from rlattn.results import atomic_write_text
 
-        payload = {
-            r.tracker: {
+        payload = {}
+        for s, r in zip(seeded, reports):
+            payload[s.tracker] = {
                 "overall": r.overall,
                 "per_attribute": r.per_attribute,
                 "per_sequence": r.per_sequence,
                 "fps": r.fps,
                 "problems": r.problems,
+                "seeds": s.seeds,
+                "seed_statistics": {m: s.summary(m).to_dict() for m in METRICS} if len(s.seeds) > 1 else None,
             }
-            for r in reports
-        }
         atomic_write_text(args.json, json.dumps(payload, indent=1, default=lambda o: np.asarray(o).tolist()))
     if args.plot or args.attribute_plot:
         from rlattn.plotting import attribute_plots, ope_plots
@@ -261,6 +284,67 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"wrote {ope_plots(reports, args.plot, args.dataset)}")
         if args.attribute_plot:
             print(f"wrote {attribute_plots(reports, args.attribute_plot, args.dataset)}")
+    return 0
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="paired comparison of two result folders on the same targets: per-target difference, "
+        "its 95%% CI over targets and seeds, sign and Wilcoxon tests",
+    )
+    p.add_argument("a", type=Path, help="results folder A (one seed, or seed<N>/ subfolders)")
+    p.add_argument("b", type=Path, help="results folder B; the difference is A - B")
+    p.add_argument("--name-a", help="A's name in the table (default: its folder's name)")
+    p.add_argument("--name-b", help="B's name in the table")
+    p.add_argument("--metric", choices=["auc", "dp20", "cle", "os50"], default="auc")
+    p.add_argument("--dataset", default="otb2015", choices=[d for d in DATASETS if d != "vot2016"])
+    p.add_argument("--annotations", type=Path, help="as for evaluate")
+    p.add_argument("--sequences", help="comma-separated subset (default: the dataset's sequences both have)")
+    p.add_argument("--protocol", choices=["otb", "got10k"], default="otb")
+    p.add_argument("--frames", type=int, help="score only the first N frames")
+    p.add_argument("--json", type=Path, help="write the comparison (per target and overall)")
+    p.add_argument("--plot", type=Path, help="write the per-target differences with their seed spread (PNG)")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from rlattn.evaluation.seeds import compare, evaluate_seeds
+
+    annotations, keys = _otb_scoring(args)
+    a = evaluate_seeds(args.a, annotations, keys, args.protocol, args.name_a, args.frames)
+    b = evaluate_seeds(args.b, annotations, keys, args.protocol, args.name_b, args.frames)
+    for r in (a, b):
+        _notes(r)
+    cmp = compare(a, b, args.metric)
+    m = args.metric.upper()
+    ma, mb = a.matrix(args.metric, cmp.targets), b.matrix(args.metric, cmp.targets)
+    print(f"{m}: {a.tracker} ({cmp.seeds_a} seeds) - {b.tracker} ({cmp.seeds_b} seeds), {len(cmp.targets)} targets")
+    spread = cmp.delta_low is not None
+    print(f"{'target':<16}{'A':>8}{'B':>8}{'delta':>9}" + (f"{'95% CI over seeds':>22}" if spread else ""))
+    for i, t in enumerate(cmp.targets):
+        line = f"{t:<16}{ma[:, i].mean():>8.3f}{mb[:, i].mean():>8.3f}{cmp.delta[i]:>+9.3f}"
+        if spread:
+            line += f"{f'[{cmp.delta_low[i]:+.3f}, {cmp.delta_high[i]:+.3f}]':>22}"
+        print(line)
+    print(f"mean delta {m}: {cmp.mean.format()}" + ("" if cmp.mean.has_ci else ""))
+    print(
+        f"A better on {cmp.wins}, worse on {cmp.losses}, equal on {cmp.ties} targets; "
+        f"sign test p = {cmp.sign_p:.3g}, Wilcoxon signed-rank p = {cmp.wilcoxon_p:.3g}"
+    )
+    for note in cmp.notes:
+        print(f"note: {note}")
+    if args.json:
+        from rlattn.results import atomic_write_text
+
+        payload = {"metric": args.metric, "a": str(args.a), "b": str(args.b), "name_a": a.tracker, "name_b": b.tracker}
+        atomic_write_text(args.json, json.dumps({**payload, **cmp.to_dict()}, indent=1) + "\n")
+    if args.plot:
+        from rlattn.plotting import paired_difference_plot
+
+        print(f"wrote {paired_difference_plot(cmp, args.plot, a.tracker, b.tracker, args.metric)}")
     return 0
 
 
@@ -478,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_track(sub)
     _add_evaluate(sub)
+    _add_compare(sub)
     _add_run(sub)
     return parser
 

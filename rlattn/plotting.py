@@ -100,3 +100,37 @@ def attribute_plots(reports, path: Path, dataset: str) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return Path(path)
+
+
+def paired_difference_plot(cmp, path: Path | None, name_a: str, name_b: str, metric: str = "auc", ax=None):
+    """Per-target ``a − b`` (sorted), each with its 95% CI over seeds, and the mean difference with
+    its CI over targets and seeds as a band. Returns the path written (or the axes when ``ax`` is given)."""
+    plt = _plt()
+    order = np.argsort(cmp.delta)
+    y = np.arange(len(order))
+    own = ax is None
+    if own:
+        fig, ax = plt.subplots(figsize=(7, 0.28 * len(order) + 1.6))
+    colours = np.where(cmp.delta[order] > 0, "C2", np.where(cmp.delta[order] < 0, "C3", "0.5"))
+    if cmp.delta_low is not None:
+        err = np.vstack([cmp.delta[order] - cmp.delta_low[order], cmp.delta_high[order] - cmp.delta[order]])
+        ax.errorbar(cmp.delta[order], y, xerr=err, fmt="none", ecolor="0.55", elinewidth=1, capsize=2)
+    ax.scatter(cmp.delta[order], y, c=colours, zorder=3, s=22)
+    ax.axvline(0, color="k", lw=0.8)
+    m = cmp.mean
+    ax.axvline(m.mean, color="C0", lw=1.5, label=f"mean {m.mean:+.3f}")
+    if m.has_ci:
+        ax.axvspan(m.low, m.high, color="C0", alpha=0.15, label=f"95% CI [{m.low:+.3f}, {m.high:+.3f}]")
+    ax.set_yticks(y)
+    ax.set_yticklabels([cmp.targets[i] for i in order], fontsize=8)
+    seeds = f"{cmp.seeds_a} vs {cmp.seeds_b} seeds"
+    ax.set_xlabel(f"Δ {metric.upper()} = {name_a} − {name_b}")
+    ax.set_title(f"{name_a} vs {name_b}: per-target difference ({seeds}; bars: 95% CI over seeds)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if not own:
+        return ax
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path

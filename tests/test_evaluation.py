@@ -108,6 +108,38 @@ def test_published_otb100_results_reproduce_published_scores():
     assert report13.overall["auc"] == pytest.approx(0.474, abs=0.003)  # Struck in the CVPR'13 benchmark
 
 
+needs_release = pytest.mark.skipif(not (SHARED / "dat_release").is_dir(), reason="../shared/data/dat_release absent")
+
+
+@needs_release
+def test_dat_authors_boxes_give_the_papers_table3_numbers():
+    """The DAT authors' released boxes, scored by the toolkit's rules, are the paper's Table 3."""
+    meta = SHARED / "otb_meta"
+    annotations = load_annotations(meta / "anno_tb100")
+    r13 = evaluate_folder(SHARED / "dat_release" / "OTB2013", annotations, sequence_set("otb2013", [meta]))
+    assert r13.overall["sequences"] == 51 and not r13.problems
+    assert round(r13.overall["auc"], 3) == 0.704 and round(r13.overall["dp20"], 3) == 0.944
+    assert r13.overall["os50"] == pytest.approx(0.913, abs=0.001)  # Table 3 OS@0.5
+    assert r13.overall["cle"] == pytest.approx(7.85, abs=0.05)  # Table 3 CLE: 7.85
+    # David's file claims annoBegin = 1 with startFrame = 300: the frame table's start wins
+    assert r13.per_sequence["david"]["auc"] > 0.6
+    r15 = evaluate_folder(SHARED / "dat_release" / "OTB100", annotations, sequence_set("otb2015", [meta]))
+    # the release has no Human4-2 (99 of 100); Table 3: CLE 12.42, OS@0.5 0.848
+    assert r15.overall["sequences"] == 99
+    assert round(r15.overall["auc"], 3) == 0.668
+    assert r15.overall["os50"] == pytest.approx(0.848, abs=0.002)
+    assert r15.overall["cle"] == pytest.approx(12.42, abs=0.2)
+
+
+def test_result_offset_prefers_the_frame_table():
+    from rlattn.evaluation.results_io import TrackerResult
+
+    res = TrackerResult(np.zeros((5, 4)), None, start_frame=300, anno_begin=1)
+    assert res.offset(300) == 0  # annotation rows start at frame 300 (OTB David)
+    assert res.offset() == 299  # no table: the file's own annoBegin
+    assert TrackerResult(np.zeros((5, 4))).offset(300) == 0  # .txt results start at the annotation
+
+
 @needs_shared
 def test_evaluate_cli_prints_table_and_writes_plots(tmp_path, capsys):
     res = SHARED / "otb_results"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlattn.datasets.otb import ground_truth_files
+from rlattn.datasets.otb import FRAME_TABLE, ground_truth_files, read_frame_table
 from rlattn.datasets.sequence import read_boxes, read_rows
 from rlattn.errors import RlattnError
 from rlattn.evaluation.otb import ATTRIBUTES
@@ -27,6 +27,7 @@ class Annotation:
     name: str
     boxes: np.ndarray
     attributes: tuple[str, ...] = ()
+    first_frame: int | None = None  # frame number of the first row, from the toolkit's frame table
 
 
 def load_annotations(folder: Path) -> dict[str, Annotation]:
@@ -35,9 +36,12 @@ def load_annotations(folder: Path) -> dict[str, Annotation]:
     if not folder.is_dir():
         raise RlattnError(f"annotation folder not found: {folder}")
     out: dict[str, Annotation] = {}
+    table = next((t for t in (folder / FRAME_TABLE, folder.parent / FRAME_TABLE) if t.is_file()), None)
+    starts = {sequence_key(k): v[0] for k, v in read_frame_table(table).items()} if table else {}
     for p in sorted(folder.glob("*.txt")):
         boxes, _ = read_boxes(p)
-        out[sequence_key(p.stem)] = Annotation(p.stem, boxes, _attributes(folder / "att" / p.name))
+        key = sequence_key(p.stem)
+        out[key] = Annotation(p.stem, boxes, _attributes(folder / "att" / p.name), starts.get(key))
     for seq_dir in sorted(d for d in folder.iterdir() if d.is_dir() and d.name != "att"):
         for target, gt in ground_truth_files(seq_dir).items():
             name = seq_dir.name if target is None else f"{seq_dir.name}-{target}"

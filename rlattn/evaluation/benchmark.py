@@ -54,7 +54,7 @@ def evaluate_folder(
         except RlattnError as exc:
             problems.append(str(exc))
             continue
-        gt = anno.boxes[res.offset :]
+        gt = anno.boxes[res.offset(anno.first_frame) :]
         if frames:
             gt = gt[:frames]
         boxes, n = res.boxes, len(gt)
@@ -79,16 +79,14 @@ def evaluate_folder(
             fps.append(res.fps)
     if not per_seq:
         raise RlattnError(f"no usable results in {folder}: " + "; ".join(problems[:3]))
+    return make_report(tracker or Path(folder).name, per_seq, float(np.mean(fps)) if fps else None, problems)
+
+
+def make_report(tracker: str, per_seq: dict[str, dict], fps: float | None, problems: list[str]) -> TrackerReport:
+    """A report from per-sequence scores (each with its ``attributes``): overall and per attribute."""
     per_attr = {}
     for attr in ATTRIBUTES:
         subset = {k: r for k, r in per_seq.items() if attr in r["attributes"]}
         if subset:
             per_attr[attr] = aggregate(subset)
-    return TrackerReport(
-        tracker or Path(folder).name,
-        aggregate(per_seq),
-        per_seq,
-        per_attr,
-        float(np.mean(fps)) if fps else None,
-        problems,
-    )
+    return TrackerReport(tracker, aggregate(per_seq), per_seq, per_attr, fps, problems)

@@ -23,7 +23,20 @@ def sequence_key(name: str) -> str:
 class TrackerResult:
     boxes: np.ndarray
     fps: float | None = None
-    offset: int = 0  # annotation row of the first box (toolkit: startFrame − annoBegin)
+    start_frame: int | None = None  # frame number of the first box (the toolkit's results.startFrame)
+    anno_begin: int | None = None  # the file's claim of the annotation's first frame (results.annoBegin)
+
+    def offset(self, anno_first_frame: int | None = None) -> int:
+        """The annotation row of the first box: ``startFrame`` minus the annotation's first frame.
+
+        The frame table (``seq_frames_tb100.tsv``) knows where an annotation starts; a result file's
+        own ``annoBegin`` can be wrong (the DAT authors' David says 1 with an annotation that
+        starts at frame 300, which would misalign all 471 boxes), so it is used only without one.
+        """
+        if self.start_frame is None:
+            return 0
+        first = anno_first_frame if anno_first_frame is not None else (self.anno_begin or 1)
+        return max(self.start_frame - first, 0)
 
 
 def read_result_file(path: Path) -> TrackerResult:
@@ -62,9 +75,14 @@ def _read_mat(path: Path) -> TrackerResult:
             if kind != "rect":
                 raise RlattnError(f"{path}: results of type {kind!r} are not supported (only 'rect')")
             fps = getattr(value, "fps", None)
-            offset = int(getattr(value, "startFrame", 1)) - int(getattr(value, "annoBegin", 1))
+            start, begin = getattr(value, "startFrame", None), getattr(value, "annoBegin", None)
             boxes = np.atleast_2d(np.asarray(value.res, float))
-            return TrackerResult(boxes, float(fps) if fps is not None else None, max(offset, 0))
+            return TrackerResult(
+                boxes,
+                float(fps) if fps is not None else None,
+                int(start) if start is not None else None,
+                int(begin) if begin is not None else None,
+            )
         arr = np.atleast_2d(np.asarray(value, float))
         if arr.ndim == 2 and arr.shape[1] == 4:
             return TrackerResult(arr)

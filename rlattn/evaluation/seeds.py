@@ -1,0 +1,121 @@
+"""A configuration's results over several seeds: find them, score each seed, and set per-target
+score matrices beside each other for :mod:`rlattn.evaluation.statistics`.
+
+A results folder holds either one seed's files directly (``<folder>/<seq>.txt``, how every folder
+was made before seeds became a dimension, and how other trackers' published results come) or one
+subfolder per seed (``<folder>/seed<N>/<seq>.txt``, what ``rlattn run --seeds`` writes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rlattn.errors import RlattnError
+from rlattn.evaluation.annotations import Annotation
+from rlattn.evaluation.benchmark import TrackerReport, evaluate_folder, make_report
+from rlattn.evaluation.otb import Protocol
+from rlattn.evaluation.statistics import Comparison, Estimate, mean_ci, paired_difference
+
+METRICS = ("auc", "dp20", "cle", "os50")
+_SEED = re.compile(r"seed(\d+)$")
+
+
+def seed_folders(folder: Path) -> dict[int | None, Path]:
+    """``{seed: folder}`` of a results folder: its ``seed<N>/`` subfolders, or ``{None: folder}``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RlattnError(f"results folder not found: {folder}")
+    seeds = {int(m.group(1)): p for p in folder.iterdir() if p.is_dir() and (m := _SEED.match(p.name))}
+    return dict(sorted(seeds.items())) if seeds else {None: folder}
+
+
+@dataclass
+class SeedReport:
+    """One configuration scored seed by seed (``reports[seed]``) on the targets every seed has."""
+
+    tracker: str
+    folder: Path
+    reports: dict[int | None, TrackerReport]
+    targets: list[str]  # scored in every seed
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[int | None]:
+        return list(self.reports)
+
+    def matrix(self, metric: str = "auc", targets: list[str] | None = None) -> np.ndarray:
+        """``(seeds, targets)`` scores of one metric (``targets`` default: those every seed has)."""
+        targets = self.targets if targets is None else targets
+        return np.array([[r.per_sequence[t][metric] for t in targets] for r in self.reports.values()])
+
+    def summary(self, metric: str = "auc", **kw) -> Estimate:
+        return mean_ci(self.matrix(metric), **kw)
+
+    def pooled(self) -> TrackerReport:
+        """One report whose per-target curves and scores are means over the seeds (for plots and
+        for a single table row); a one-seed folder gives its own report."""
+        if len(self.reports) == 1:
+            return next(iter(self.reports.values()))
+        reps = list(self.reports.values())
+        per_seq = {}
+        for t in self.targets:
+            rows = [r.per_sequence[t] for r in reps]
+            per_seq[t] = {k: np.mean([row[k] for row in rows], axis=0) for k in rows[0] if k != "attributes"}
+            per_seq[t]["attributes"] = rows[0]["attributes"]
+        return make_report(f"{self.tracker} ({len(reps)} seeds)", per_seq, self.fps, self.problems)
+
+    @property
+    def fps(self) -> float | None:
+        values = [r.fps for r in self.reports.values() if r.fps]
+        return float(np.mean(values)) if values else None
+
+
+def evaluate_seeds(
+    folder: Path,
+    annotations: dict[str, Annotation],
+    keys: list[str],
+    protocol: Protocol = "otb",
+    tracker: str | None = None,
+    frames: int | None = None,
+) -> SeedReport:
+    """Score every seed of a results folder; targets missing in some seed are left out of all (and
+    named in ``problems``), so that every seed is averaged over the same targets."""
+    folder = Path(folder)
+    name = tracker or folder.name
+    reports: dict[int | None, TrackerReport] = {}
+    problems: list[str] = []
+    for seed, path in seed_folders(folder).items():
+        try:
+            report = evaluate_folder(path, annotations, keys, protocol, name, frames)
+        except RlattnError as exc:
+            problems.append(f"seed {seed}: {exc}")
+            continue
+        reports[seed] = report
+        problems += [p if seed is None else f"seed {seed}: {p}" for p in report.problems]
+    if not reports:
+        raise RlattnError(f"no usable results in {folder}: " + "; ".join(problems[:3]))
+    common = [k for k in keys if all(k in r.per_sequence for r in reports.values())]
+    partial = [k for k in keys if k not in common and any(k in r.per_sequence for r in reports.values())]
+    if partial:
+        problems.append(
+            f"{len(partial)} target(s) not in every seed, left out of the seed statistics: " + ", ".join(partial)
+        )
+    if not common:
+        raise RlattnError(f"{folder}: no target has results in every seed")
+    return SeedReport(name, folder, reports, common, problems)
+
+
+def compare(a: SeedReport, b: SeedReport, metric: str = "auc", **kw) -> Comparison:
+    """Paired ``a − b`` over the targets both have in every seed (see ``paired_difference``)."""
+    targets = [t for t in a.targets if t in set(b.targets)]
+    if not targets:
+        raise RlattnError(f"{a.tracker} and {b.tracker} share no target")
+    cmp = paired_difference(a.matrix(metric, targets), b.matrix(metric, targets), targets, **kw)
+    dropped = sorted(set(a.targets) ^ set(b.targets))
+    if dropped:
+        cmp.notes.append(f"compared on the {len(targets)} shared targets; not in both: {', '.join(dropped)}")
+    return cmp

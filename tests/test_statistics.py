@@ -1,0 +1,202 @@
+"""Seed statistics on planted effects, the seed layout of results folders, and `rlattn compare`."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from rlattn.cli import main
+from rlattn.evaluation.statistics import (
+    mean_ci,
+    paired_difference,
+    sign_test,
+    verdict,
+    wilcoxon_signed_rank,
+)
+
+
+def _scores(rng, seeds: int, targets: int, target_sd=0.15, seed_sd=0.08, shift=0.0, base=None):
+    """Synthetic AUCs: a per-target difficulty shared by every configuration plus seed noise."""
+    base = rng.normal(0.6, target_sd, targets) if base is None else base
+    return np.clip(base[None, :] + shift + rng.normal(0, seed_sd, (seeds, targets)), 0, 1), base
+
+
+def test_planted_improvement_is_detected_with_a_ci_excluding_zero():
+    rng = np.random.default_rng(1)
+    b, base = _scores(rng, 5, 23)
+    a, _ = _scores(rng, 5, 23, shift=0.05, base=base)
+    cmp = paired_difference(a, b)
+    assert cmp.mean.has_ci and cmp.mean.low > 0
+    assert abs(cmp.mean.mean - 0.05) < 0.03
+    assert cmp.wilcoxon_p < 0.01 and cmp.wins > cmp.losses
+    assert verdict(cmp.mean, paper_effect=0.033) == "reproduced"
+
+
+def test_identical_configurations_give_a_ci_covering_zero():
+    covered = 0
+    for seed in range(40):
+        rng = np.random.default_rng(100 + seed)
+        b, base = _scores(rng, 5, 23)
+        a, _ = _scores(rng, 5, 23, base=base)
+        cmp = paired_difference(a, b, n_boot=2000, rng=seed)
+        covered += cmp.mean.low <= 0 <= cmp.mean.high
+    # a 95% interval: most of 40 null experiments must cover 0 (a binomial 40 x 0.95 gives >= 34
+    # with probability > 0.95; a bootstrap that ignored the seed level would cover far less often)
+    assert covered >= 34
+
+
+def test_ci_shrinks_with_more_seeds_and_targets_and_covers_the_truth():
+    rng = np.random.default_rng(3)
+    small, _ = _scores(rng, 2, 8)
+    large, _ = _scores(rng, 10, 40)
+    e_small, e_large = mean_ci(small), mean_ci(large)
+    assert e_large.high - e_large.low < e_small.high - e_small.low
+    assert e_large.low < 0.6 < e_large.high
+    assert e_large.seed_sd is not None and e_large.n_seeds == 10 and e_large.n_targets == 40
+
+
+def test_one_seed_gives_no_fake_ci():
+    rng = np.random.default_rng(4)
+    one, base = _scores(rng, 1, 23)
+    two, _ = _scores(rng, 3, 23, base=base)
+    est = mean_ci(one)
+    assert not est.has_ci and est.low is None and "cannot be estimated" in est.note
+    assert "no CI" in est.format()
+    cmp = paired_difference(one, two)
+    assert not cmp.mean.has_ci and cmp.delta_low is None
+    assert any("one seed" in n for n in cmp.notes)
+    assert verdict(cmp.mean, 0.033) == "inconclusive"
+
+
+def test_verdicts():
+    from rlattn.evaluation.statistics import Estimate
+
+    def est(lo, hi):
+        return Estimate((lo + hi) / 2, lo, hi, 23, 5)
+
+    assert verdict(est(0.01, 0.06), 0.033) == "reproduced"
+    assert verdict(est(-0.06, 0.01), 0.033) == "not reproduced"
+    assert verdict(est(-0.02, 0.05), 0.033) == "inconclusive"
+    assert verdict(est(-0.06, -0.01), -0.02) == "reproduced"  # a claimed decrease
+
+
+def test_sign_and_wilcoxon_against_known_values():
+    # 9 of 10 positive: two-sided sign test p = 2 * 11 / 1024
+    assert math.isclose(sign_test([1] * 9 + [-1]), 22 / 1024)
+    assert sign_test([0, 0]) == 1.0
+    # ranks 1..6 all positive: W- = 0, exact two-sided p = 2 / 64
+    assert math.isclose(wilcoxon_signed_rank([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), 2 / 64)
+    # symmetric about 0: no evidence
+    assert wilcoxon_signed_rank([-0.3, -0.1, 0.1, 0.3, 0.2, -0.2]) > 0.9
+    # ties fall back to the normal approximation and stay within [0, 1]
+    p = wilcoxon_signed_rank([0.1] * 30 + [-0.1] * 5)
+    assert 0 < p < 1e-3
+
+
+def test_mismatched_or_nan_scores_are_refused():
+    with pytest.raises(ValueError, match="same targets"):
+        paired_difference(np.zeros((2, 3)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        mean_ci([[0.5, np.nan]])
+
+
+def _write_seed_results(folder, seeds, truth, offsets):
+    """Result files of a 'tracker' whose box is the truth moved by ``offsets[seed][target]`` px."""
+    from rlattn.results import write_run
+
+    for s in seeds:
+        for t, (name, gt) in enumerate(truth.items()):
+            write_run(folder / f"seed{s}", name, gt + [offsets[s][t], 0, 0, 0], {"fps": 1.0})
+
+
+@pytest.fixture
+def annotated(tmp_path):
+    rng = np.random.default_rng(0)
+    anno = tmp_path / "anno"
+    anno.mkdir()
+    truth = {}
+    for name in ("Alpha", "Beta", "Gamma", "Delta"):
+        gt = np.column_stack([rng.uniform(50, 60, 30), rng.uniform(50, 60, 30), np.full(30, 40.0), np.full(30, 30.0)])
+        np.savetxt(anno / f"{name.lower()}.txt", gt, delimiter=",", fmt="%.2f")
+        truth[name] = gt
+    return anno, truth
+
+
+def test_evaluate_and_compare_seed_folders(annotated, tmp_path, capsys):
+    anno, truth = annotated
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    rng = np.random.default_rng(5)
+    _write_seed_results(good, range(3), truth, rng.uniform(0, 3, (3, 4)))
+    _write_seed_results(bad, range(3), truth, rng.uniform(12, 18, (3, 4)))
+    seqs = "Alpha,Beta,Gamma,Delta"
+    assert main(["evaluate", "--results", str(good), "--results", str(bad), "--annotations", str(anno),
+                 "--sequences", seqs, "--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert "4 targets x 3 seeds" in out and "95% CI" in out
+    stats = json.loads((tmp_path / "e.json").read_text())["good"]["seed_statistics"]["auc"]
+    assert stats["seeds"] == 3 and stats["ci_low"] < stats["mean"] < stats["ci_high"]
+    argv = ["compare", str(good), str(bad), "--annotations", str(anno), "--sequences", seqs,
+            "--json", str(tmp_path / "c.json"), "--plot", str(tmp_path / "c.png")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "mean delta AUC" in out and "A better on 4" in out
+    payload = json.loads((tmp_path / "c.json").read_text())
+    assert payload["mean_delta"]["ci_low"] > 0 and payload["seeds_a"] == 3
+    assert set(payload["per_target"]) == {"alpha", "beta", "gamma", "delta"}
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+def test_a_target_missing_in_one_seed_is_left_out_and_named(annotated, tmp_path, capsys):
+    from rlattn.evaluation.annotations import load_annotations
+    from rlattn.evaluation.seeds import evaluate_seeds
+
+    anno, truth = annotated
+    folder = tmp_path / "r"
+    _write_seed_results(folder, range(2), truth, np.zeros((2, 4)))
+    (folder / "seed1" / "Delta.txt").unlink()
+    rep = evaluate_seeds(folder, load_annotations(anno), ["alpha", "beta", "gamma", "delta"])
+    assert rep.targets == ["alpha", "beta", "gamma"] and rep.seeds == [0, 1]
+    assert any("not in every seed" in p and "delta" in p for p in rep.problems)
+    assert rep.matrix("auc").shape == (2, 3)
+
+
+def test_single_seed_folder_compares_without_a_ci(annotated, tmp_path, capsys):
+    anno, truth = annotated
+    from rlattn.results import write_run
+
+    flat = tmp_path / "flat"
+    for name, gt in truth.items():
+        write_run(flat, name, gt, {})
+    seeded = tmp_path / "seeded"
+    _write_seed_results(seeded, range(2), truth, np.full((2, 4), 10.0))
+    assert main(["compare", str(flat), str(seeded), "--annotations", str(anno),
+                 "--sequences", "Alpha,Beta,Gamma,Delta"]) == 0
+    out = capsys.readouterr().out
+    assert "(1 seed, no CI)" in out and "seed spread cannot be estimated" in out
+
+
+def test_seeds_option_and_layout(tmp_path):
+    from rlattn.cli import _seeds
+    from rlattn.config import TrackerConfig
+    from rlattn.experiments import SequenceRef, TrackerSpec, claim_folder, interleave, sequence_tasks
+
+    assert _seeds("0-4") == [0, 1, 2, 3, 4] and _seeds("0,2,7") == [0, 2, 7] and _seeds("3,0-1") == [0, 1, 3]
+    spec = TrackerSpec("dat", TrackerConfig.quick(seed=3))
+    assert spec.config_hash() == TrackerSpec("dat", TrackerConfig.quick(seed=9)).config_hash()
+    refs = [SequenceRef("a", tmp_path / "A"), SequenceRef("b", tmp_path / "B")]
+    tasks = sequence_tasks(spec, refs, tmp_path / "out", seeds=[0, 1])
+    assert [t.out_dir.name for t in tasks] == ["seed0", "seed0", "seed1", "seed1"]
+    assert [t.spec.seed for t in tasks] == [0, 0, 1, 1]
+    other = sequence_tasks(TrackerSpec("mdnet", TrackerConfig.quick()), refs, tmp_path / "out0", seeds=[0, 1])
+    mixed = interleave([tasks, other])
+    assert [(t.spec.name, t.spec.seed, t.ref.key) for t in mixed[:4]] == [
+        ("dat", 0, "a"), ("mdnet", 0, "a"), ("dat", 0, "b"), ("mdnet", 0, "b")]
+    # a folder made when the hash included the seed is still recognised, under its old hash
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    old = spec.config_hash(with_seed=True)
+    (legacy / "rlattn-config.json").write_text(json.dumps({"config_hash": old, **spec.describe(with_seed=True)}))
+    assert claim_folder(legacy, spec) == old
