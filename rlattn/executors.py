@@ -261,9 +261,14 @@ def _run_dask(
                     "--resources GPU=1); the scheduler has none"
                 )
         futures = {}
-        for task in todo:
+        for i, task in enumerate(todo):
             key = f"{task.label}-{uuid.uuid4().hex[:8]}"
-            futures[client.submit(run_with_threads, task, threads, key=key, pure=False, resources=resources)] = task
+            # explicit priorities keep the caller's order (Dask would otherwise order the independent
+            # tasks of one batch by itself, which ran every seed of one configuration before another's)
+            fut = client.submit(
+                run_with_threads, task, threads, key=key, pure=False, resources=resources, priority=len(todo) - i
+            )
+            futures[fut] = task
         try:
             for fut in distributed.as_completed(futures):
                 try:
