@@ -25,7 +25,7 @@ from rlattn.errors import RlattnError
 from rlattn.evaluation.annotations import sequence_set
 from rlattn.evaluation.results_io import sequence_key
 from rlattn.executors import RunSummary, TaskOutcome, describe_failure, execute
-from rlattn.machine import cpu_description
+from rlattn.machine import cpu_description, source_commit
 
 MANIFEST = "rlattn-config.json"
 # fields that change where or how fast a run goes, not what it computes; the seed is a dimension of
@@ -112,10 +112,16 @@ class TrackerSpec:
         return f"{self.name}{af}_{cfg.mode}_lambda{cfg.lam:g}"
 
 
-def results_folder(root: Path, spec: TrackerSpec, frames: int | None = None) -> Path:
+def results_folder(root: Path, spec: TrackerSpec, frames: int | None = None, legacy: bool = True) -> Path:
     """``root/<label>-<hash>``: a folder only this configuration's results can live in, so a notebook
-    run again with the same parameters finds (and skips) what it computed before."""
-    return Path(root) / f"{spec.label}-{spec.config_hash(frames)}"
+    run again with the same parameters finds (and skips) what it computed before.
+
+    With ``legacy`` and no such folder yet, a folder of the same configuration made when the hash
+    still included the seed (one seed, files directly inside) is returned instead, if there is one.
+    """
+    folder = Path(root) / f"{spec.label}-{spec.config_hash(frames)}"
+    old = Path(root) / f"{spec.label}-{spec.config_hash(frames, with_seed=True)}"
+    return old if legacy and not folder.exists() and old.is_dir() else folder
 
 
 def seed_folder(folder: Path, seed: int) -> Path:
@@ -190,6 +196,7 @@ def _provenance() -> dict:
     return {
         "host": socket.gethostname(),
         "machine": cpu_description(),
+        "commit": source_commit(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "rlattn": version("rlattn"),

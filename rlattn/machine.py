@@ -41,3 +41,25 @@ def cpu_description(path: Path = Path("/proc/cpuinfo")) -> str:
     flags = set(info.get("flags", info.get("Features", "")).split())
     vector = next((label for label, flag in _VECTOR_FLAGS if flag in flags), None)
     return ", ".join(p for p in (name, vector, f"{os.cpu_count()} CPUs") if p)
+
+
+def source_commit() -> str | None:
+    """The git commit of the ``rlattn`` source this process runs (``+dirty`` when the package's files
+    differ from it); None outside a git checkout. Result files record it so that every number can
+    be traced to the code that made it."""
+    import subprocess
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--", "."], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")

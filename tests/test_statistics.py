@@ -132,14 +132,41 @@ def test_evaluate_and_compare_seed_folders(annotated, tmp_path, capsys):
     _write_seed_results(good, range(3), truth, rng.uniform(0, 3, (3, 4)))
     _write_seed_results(bad, range(3), truth, rng.uniform(12, 18, (3, 4)))
     seqs = "Alpha,Beta,Gamma,Delta"
-    assert main(["evaluate", "--results", str(good), "--results", str(bad), "--annotations", str(anno),
-                 "--sequences", seqs, "--json", str(tmp_path / "e.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--results",
+                str(good),
+                "--results",
+                str(bad),
+                "--annotations",
+                str(anno),
+                "--sequences",
+                seqs,
+                "--json",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "4 targets x 3 seeds" in out and "95% CI" in out
     stats = json.loads((tmp_path / "e.json").read_text())["good"]["seed_statistics"]["auc"]
     assert stats["seeds"] == 3 and stats["ci_low"] < stats["mean"] < stats["ci_high"]
-    argv = ["compare", str(good), str(bad), "--annotations", str(anno), "--sequences", seqs,
-            "--json", str(tmp_path / "c.json"), "--plot", str(tmp_path / "c.png")]
+    argv = [
+        "compare",
+        str(good),
+        str(bad),
+        "--annotations",
+        str(anno),
+        "--sequences",
+        seqs,
+        "--json",
+        str(tmp_path / "c.json"),
+        "--plot",
+        str(tmp_path / "c.png"),
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "mean delta AUC" in out and "A better on 4" in out
@@ -149,18 +176,23 @@ def test_evaluate_and_compare_seed_folders(annotated, tmp_path, capsys):
     assert (tmp_path / "c.png").stat().st_size > 10_000
 
 
-def test_a_target_missing_in_one_seed_is_left_out_and_named(annotated, tmp_path, capsys):
+def test_incomplete_seeds_and_targets_are_left_out_and_named(annotated, tmp_path, capsys):
     from rlattn.evaluation.annotations import load_annotations
     from rlattn.evaluation.seeds import evaluate_seeds
 
     anno, truth = annotated
+    keys = ["alpha", "beta", "gamma", "delta"]
     folder = tmp_path / "r"
-    _write_seed_results(folder, range(2), truth, np.zeros((2, 4)))
-    (folder / "seed1" / "Delta.txt").unlink()
-    rep = evaluate_seeds(folder, load_annotations(anno), ["alpha", "beta", "gamma", "delta"])
-    assert rep.targets == ["alpha", "beta", "gamma"] and rep.seeds == [0, 1]
-    assert any("not in every seed" in p and "delta" in p for p in rep.problems)
-    assert rep.matrix("auc").shape == (2, 3)
+    _write_seed_results(folder, range(3), truth, np.zeros((3, 4)))
+    (folder / "seed2" / "Delta.txt").unlink()  # seed 2 still running: left out, seeds 0-1 have all
+    rep = evaluate_seeds(folder, load_annotations(anno), keys)
+    assert rep.seeds == [0, 1] and rep.targets == keys
+    assert any("seed 2 is incomplete (3 of 4 targets)" in p for p in rep.problems)
+    (folder / "seed1" / "Alpha.txt").unlink()  # now no seed has all four: the common targets
+    rep = evaluate_seeds(folder, load_annotations(anno), keys, seeds=[1, 2])
+    assert rep.seeds == [1, 2] and rep.targets == ["beta", "gamma"]
+    assert any("not in every seed" in p and "alpha" in p and "delta" in p for p in rep.problems)
+    assert rep.matrix("auc").shape == (2, 2)
 
 
 def test_single_seed_folder_compares_without_a_ci(annotated, tmp_path, capsys):
@@ -172,8 +204,10 @@ def test_single_seed_folder_compares_without_a_ci(annotated, tmp_path, capsys):
         write_run(flat, name, gt, {})
     seeded = tmp_path / "seeded"
     _write_seed_results(seeded, range(2), truth, np.full((2, 4), 10.0))
-    assert main(["compare", str(flat), str(seeded), "--annotations", str(anno),
-                 "--sequences", "Alpha,Beta,Gamma,Delta"]) == 0
+    assert (
+        main(["compare", str(flat), str(seeded), "--annotations", str(anno), "--sequences", "Alpha,Beta,Gamma,Delta"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "(1 seed, no CI)" in out and "seed spread cannot be estimated" in out
 
@@ -193,7 +227,11 @@ def test_seeds_option_and_layout(tmp_path):
     other = sequence_tasks(TrackerSpec("mdnet", TrackerConfig.quick()), refs, tmp_path / "out0", seeds=[0, 1])
     mixed = interleave([tasks, other])
     assert [(t.spec.name, t.spec.seed, t.ref.key) for t in mixed[:4]] == [
-        ("dat", 0, "a"), ("mdnet", 0, "a"), ("dat", 0, "b"), ("mdnet", 0, "b")]
+        ("dat", 0, "a"),
+        ("mdnet", 0, "a"),
+        ("dat", 0, "b"),
+        ("mdnet", 0, "b"),
+    ]
     # a folder made when the hash included the seed is still recognised, under its old hash
     legacy = tmp_path / "legacy"
     legacy.mkdir()

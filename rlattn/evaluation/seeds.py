@@ -81,14 +81,21 @@ def evaluate_seeds(
     protocol: Protocol = "otb",
     tracker: str | None = None,
     frames: int | None = None,
+    seeds: list[int] | None = None,
 ) -> SeedReport:
-    """Score every seed of a results folder; targets missing in some seed are left out of all (and
-    named in ``problems``), so that every seed is averaged over the same targets."""
+    """Score every seed (or those in ``seeds``) of a results folder over the same targets.
+
+    Seeds that lack targets another seed has are left out while at least one seed has them all
+    (a study in progress); otherwise targets missing in some seed are left out of all. Either is
+    named in ``problems``.
+    """
     folder = Path(folder)
     name = tracker or folder.name
     reports: dict[int | None, TrackerReport] = {}
     problems: list[str] = []
     for seed, path in seed_folders(folder).items():
+        if seeds is not None and seed not in seeds:
+            continue
         try:
             report = evaluate_folder(path, annotations, keys, protocol, name, frames)
         except RlattnError as exc:
@@ -98,14 +105,21 @@ def evaluate_seeds(
         problems += [p if seed is None else f"seed {seed}: {p}" for p in report.problems]
     if not reports:
         raise RlattnError(f"no usable results in {folder}: " + "; ".join(problems[:3]))
-    common = [k for k in keys if all(k in r.per_sequence for r in reports.values())]
-    partial = [k for k in keys if k not in common and any(k in r.per_sequence for r in reports.values())]
+    # a seed still being run (or cut short) holds fewer targets: rather than shrink every seed to
+    # its targets, leave it out while some seed has them all
+    found = [k for k in keys if any(k in r.per_sequence for r in reports.values())]
+    complete = {s: r for s, r in reports.items() if all(k in r.per_sequence for k in found)}
+    if complete and len(complete) < len(reports):
+        for s in reports.keys() - complete.keys():
+            n = sum(k in reports[s].per_sequence for k in found)
+            problems.append(f"seed {s} is incomplete ({n} of {len(found)} targets): left out")
+        reports = complete
+    common = [k for k in found if all(k in r.per_sequence for r in reports.values())]
+    partial = [k for k in found if k not in common]
     if partial:
         problems.append(
             f"{len(partial)} target(s) not in every seed, left out of the seed statistics: " + ", ".join(partial)
         )
-    if not common:
-        raise RlattnError(f"{folder}: no target has results in every seed")
     return SeedReport(name, folder, reports, common, problems)
 
 

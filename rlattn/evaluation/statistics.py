@@ -113,9 +113,7 @@ def _percentile_ci(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def bootstrap_means(
-    scores: np.ndarray, n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0
-) -> np.ndarray:
+def bootstrap_means(scores: np.ndarray, n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0) -> np.ndarray:
     """``n_boot`` two-level bootstrap replicates of the grand mean of a ``(seeds, targets)`` matrix."""
     m = _as_matrix(scores)
     rng = np.random.default_rng(rng)
@@ -125,9 +123,7 @@ def bootstrap_means(
     return m[seeds, targets[:, :, None]].mean(axis=(1, 2))
 
 
-def mean_ci(
-    scores, n_boot: int = N_BOOT, level: float = LEVEL, rng: np.random.Generator | int | None = 0
-) -> Estimate:
+def mean_ci(scores, n_boot: int = N_BOOT, level: float = LEVEL, rng: np.random.Generator | int | None = 0) -> Estimate:
     """Grand mean of a ``(seeds, targets)`` matrix with its two-level bootstrap CI (none for one seed)."""
     m = _as_matrix(scores)
     n_seeds, n_targets = m.shape

@@ -1,0 +1,106 @@
+"""The claims ledger: one row per claim of the paper, the paper's number, ours with its interval
+and how it was made, and a verdict computed from them (never typed).
+
+Verdicts (see :func:`rlattn.evaluation.statistics.verdict`): *reproduced*, *not reproduced*,
+*inconclusive*; a claim we have not measured yet says *not measured* and why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from rlattn.evaluation.statistics import Comparison, verdict
+from rlattn.tables import Table
+
+NOT_MEASURED = "not measured"
+
+
+@dataclass(frozen=True)
+class Claim:
+    source: str  # "Table 1"
+    claim: str
+    paper: str
+    ours: str
+    how: str  # targets × seeds, mode, backbone, machine, commit
+    verdict: str
+    where: str  # the chapter that computes it
+
+
+def effect_claim(
+    source: str, claim: str, paper_effect: float, cmp: Comparison, how: str, where: str, metric: str = "AUC"
+) -> Claim:
+    """A claimed difference (``paper_effect``, e.g. +0.033 AUC) against our paired comparison."""
+    m = cmp.mean
+    ours = f"Δ {metric} {m.mean:+.3f}"
+    ours += f", 95% CI [{m.low:+.3f}, {m.high:+.3f}]" if m.has_ci else " (1 seed: no CI)"
+    ours += f"; better on {cmp.wins} of {len(cmp.targets)} targets, Wilcoxon p = {cmp.wilcoxon_p:.2g}"
+    return Claim(source, claim, f"Δ {metric} {paper_effect:+.3f}", ours, how, verdict(m, paper_effect), where)
+
+
+def value_claim(
+    source: str,
+    claim: str,
+    paper_value: float,
+    ours: float,
+    how: str,
+    where: str,
+    tol: float = 5e-4,
+    digits: int = 3,
+    label: str = "AUC",
+) -> Claim:
+    """A published number recomputed from published data: deterministic, so equal within ``tol``
+    (half a unit of the paper's last digit by default) or not."""
+    same = abs(ours - paper_value) <= tol
+    return Claim(
+        source,
+        claim,
+        f"{label} {paper_value:.{digits}f}",
+        f"{label} {ours:.{digits}f}",
+        how,
+        "reproduced" if same else "not reproduced",
+        where,
+    )
+
+
+def pending_claim(source: str, claim: str, paper: str, why: str, where: str) -> Claim:
+    return Claim(source, claim, paper, "–", why, NOT_MEASURED, where)
+
+
+def describe_results(folder: Path) -> str:
+    """How a configuration's committed results were made, from their own ``.json`` files: mode,
+    backbone, seeds, machine(s) and the code version recorded."""
+    folder = Path(folder)
+    files = [p for p in folder.rglob("*.json") if p.name != "rlattn-config.json"]
+    if not files:
+        return f"no results in {folder.name}"
+    modes, backbones, machines, commits, seeds = Counter(), Counter(), Counter(), Counter(), set()
+    for p in files:
+        try:
+            info = json.loads(p.read_text())
+        except json.JSONDecodeError:
+            continue
+        cfg = info.get("config") or {}
+        modes[cfg.get("mode", "?")] += 1
+        backbones[cfg.get("backbone", "?")] += 1
+        seeds.add(cfg.get("seed"))
+        run = info.get("run") or {}
+        machines[run.get("machine", "machine not recorded")] += 1
+        commits[run.get("commit", "commit not recorded")] += 1
+
+    def top(c: Counter) -> str:
+        return ", ".join(k for k, _ in c.most_common(2))
+
+    return (
+        f"{top(modes)} mode, {top(backbones)}, seeds {sorted(s for s in seeds if s is not None)}; "
+        f"{top(machines)}; {top(commits)}"
+    )
+
+
+def ledger_table(claims: list[Claim]) -> Table:
+    t = Table(["paper", "claim", "paper's number", "ours", "how", "verdict", "chapter"], numeric_right=False)
+    for c in claims:
+        t.add(c.source, c.claim, c.paper, c.ours, c.how, c.verdict, c.where)
+    return t
