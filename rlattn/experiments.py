@@ -120,8 +120,14 @@ def results_folder(root: Path, spec: TrackerSpec, frames: int | None = None, leg
     still included the seed (one seed, files directly inside) is returned instead, if there is one.
     """
     folder = Path(root) / f"{spec.label}-{spec.config_hash(frames)}"
-    old = Path(root) / f"{spec.label}-{spec.config_hash(frames, with_seed=True)}"
+    old = legacy_results_folder(root, spec, frames)
     return old if legacy and not folder.exists() and old.is_dir() else folder
+
+
+def legacy_results_folder(root: Path, spec: TrackerSpec, frames: int | None = None) -> Path:
+    """Where this configuration's one-seed results were put before seeds became a dimension (the
+    hash then included the seed; the files lie directly inside)."""
+    return Path(root) / f"{spec.label}-{spec.config_hash(frames, with_seed=True)}"
 
 
 def seed_folder(folder: Path, seed: int) -> Path:

@@ -238,3 +238,79 @@ def test_seeds_option_and_layout(tmp_path):
     old = spec.config_hash(with_seed=True)
     (legacy / "rlattn-config.json").write_text(json.dumps({"config_hash": old, **spec.describe(with_seed=True)}))
     assert claim_folder(legacy, spec) == old
+
+
+def test_run_seeds_cli_layout_and_resume(tmp_path, capsys):
+    from rlattn.datasets import make_synthetic_sequence, write_sequence
+
+    root = tmp_path / "data"
+    for i, name in enumerate(("Alpha", "Beta")):
+        write_sequence(make_synthetic_sequence(8, seed=i), root / "otb" / name)
+    argv = [
+        "run",
+        "--tracker",
+        "kcf",
+        "--data-root",
+        str(root),
+        "--sequences",
+        "Alpha,Beta",
+        "--seeds",
+        "0-1",
+        "--results-root",
+        str(tmp_path / "res"),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    (folder,) = (tmp_path / "res").iterdir()
+    assert folder.name.startswith("kcf-") and (folder / "rlattn-config.json").is_file()
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.txt")) == [
+        "seed0/Alpha.txt",
+        "seed0/Beta.txt",
+        "seed1/Alpha.txt",
+        "seed1/Beta.txt",
+    ]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "0 done, 4 already there" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "run",
+                "--tracker",
+                "kcf",
+                "--dataset",
+                "vot2016",
+                "--data-root",
+                str(root),
+                "--seeds",
+                "0-1",
+                "--out",
+                str(tmp_path / "v"),
+            ]
+        )
+        == 2
+    )
+    assert "--seeds is for OTB-style runs" in capsys.readouterr().err
+
+
+def test_ledger_rows_and_tables():
+    from rlattn.evaluation.claims import effect_claim, ledger_table, pending_claim, value_claim
+    from rlattn.tables import Table
+
+    rng = np.random.default_rng(9)
+    b, base = _scores(rng, 3, 10)
+    a, _ = _scores(rng, 3, 10, shift=-0.1, base=base)
+    row = effect_claim("Table 1", "λ > 0 helps", 0.033, paired_difference(a, b), "10 × 3", "ch. 10")
+    assert row.verdict == "not reproduced" and "95% CI" in row.ours
+    assert value_claim("Table 3", "AUC", 0.704, 0.7042, "boxes", "ch. 7").verdict == "reproduced"
+    assert value_claim("Table 3", "AUC", 0.704, 0.696, "boxes", "ch. 7").verdict == "not reproduced"
+    table = ledger_table([row, pending_claim("Table 4", "EAO", "0.320", "not run", "ch. 8")])
+    html, markdown = table._repr_html_(), table.to_markdown()
+    assert html.count("<tr>") == 3 and "not measured" in html
+    assert markdown.splitlines()[0].startswith("| paper | claim") and markdown.count("\n") == 4
+    t = Table(["a", "b"], caption="c <x>")
+    t.add("x|y", 0.12345)
+    assert "c &lt;x&gt;" in t._repr_html_() and "text-align:right" in t._repr_html_()
+    assert "x\\|y" in t.to_markdown() and "0.123" in str(t)
+    with pytest.raises(ValueError):
+        t.add(1)

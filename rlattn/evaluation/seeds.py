@@ -102,7 +102,7 @@ def evaluate_seeds(
             problems.append(f"seed {seed}: {exc}")
             continue
         reports[seed] = report
-        problems += [p if seed is None else f"seed {seed}: {p}" for p in report.problems]
+        problems += _collapse_missing(report.problems, "" if seed is None else f"seed {seed}: ")
     if not reports:
         raise RlattnError(f"no usable results in {folder}: " + "; ".join(problems[:3]))
     # a seed still being run (or cut short) holds fewer targets: rather than shrink every seed to
@@ -121,6 +121,15 @@ def evaluate_seeds(
             f"{len(partial)} target(s) not in every seed, left out of the seed statistics: " + ", ".join(partial)
         )
     return SeedReport(name, folder, reports, common, problems)
+
+
+def _collapse_missing(problems: list[str], prefix: str) -> list[str]:
+    """One line for all the targets a folder has no file for (a study in progress has many)."""
+    missing = [p.split(":")[0] for p in problems if ": no result file in " in p]
+    rest = [prefix + p for p in problems if ": no result file in " not in p]
+    if len(missing) > 2:
+        return [f"{prefix}no result file for {len(missing)} target(s): {', '.join(missing)}", *rest]
+    return [prefix + p for p in problems if ": no result file in " in p] + rest
 
 
 def compare(a: SeedReport, b: SeedReport, metric: str = "auc", **kw) -> Comparison:
