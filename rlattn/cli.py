@@ -199,6 +199,11 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--protocol", choices=["otb", "got10k"], default="otb")
     p.add_argument("--frames", type=int, help="score only the first N frames (results of run --frames N)")
     p.add_argument("--json", type=Path, help="write the scores (overall, per sequence, per attribute)")
+    p.add_argument(
+        "--unbounded",
+        action="store_true",
+        help="vot2016: overlaps not clipped to the image (the toolkit clips; without frames the size is unknown)",
+    )
     p.add_argument("--plot", type=Path, help="write the OPE precision/success plots (PNG)")
     p.add_argument("--attribute-plot", type=Path, help="write per-attribute success plots (PNG)")
     p.set_defaults(func=cmd_evaluate)
@@ -489,7 +494,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         folders = vot_folders(root, names)
         runs = args.runs or (15 if args.tracker in DAT_VARIANTS else 1)
         for spec, tag in specs:
-            tasks += vot_tasks(spec, folders, args.out / tag, runs, tag)
+            tasks += vot_tasks(spec, folders, args.out / tag, runs, tag, root)
         unit, desc = "runs ", f"{args.tracker} VOT runs"
     else:
         refs, missing = resolve_sequences(root, args.dataset, names, args.frames)
@@ -527,27 +532,31 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _evaluate_vot(args: argparse.Namespace, root: Path | None) -> int:
     import json
 
-    from rlattn.datasets import load_vot_sequence
+    from rlattn.datasets.vot import load_vot_sequence, vot2016_groundtruth
     from rlattn.evaluation.vot import evaluate_vot_folder
     from rlattn.experiments import vot_folders
 
     base = args.annotations or root
     if base is None:
-        raise RlattnError("no --annotations (VOT sequence folders) given and no data root found")
+        raise RlattnError("no --annotations (VOT sequence or annotation folders) given and no data root found")
     names = _names(args.sequences)
-    sequences = {d.name: load_vot_sequence(d) for d in vot_folders(base, names)}
-    reports = [evaluate_vot_folder(folder, sequences) for folder in args.results]
+    sequences = {
+        d.name: load_vot_sequence(d, vot2016_groundtruth(base, d.name), frames_required=False)
+        for d in vot_folders(base, names)
+    }
+    reports = [evaluate_vot_folder(folder, sequences, bounded=not args.unbounded) for folder in args.results]
     for r in reports:
         for problem in r.problems:
             print(f"note: {r.tracker}: {problem}", file=sys.stderr)
     acc_rank = {r.tracker: i + 1 for i, r in enumerate(sorted(reports, key=lambda r: -r.accuracy))}
     rob_rank = {r.tracker: i + 1 for i, r in enumerate(sorted(reports, key=lambda r: r.robustness))}
     reports.sort(key=lambda r: -r.eao)
+    w = max(14, *(len(r.tracker) + 2 for r in reports))
     print(f"VOT-2016 supervised on {len(sequences)} sequences")
-    print(f"{'tracker':<14}{'seqs':>5}{'EAO':>8}{'A':>8}{'R':>8}{'fail':>8}{'Ar':>5}{'Rr':>5}")
+    print(f"{'tracker':<{w}}{'seqs':>5}{'EAO':>8}{'A':>8}{'R':>8}{'fail':>8}{'Ar':>5}{'Rr':>5}")
     for r in reports:
         print(
-            f"{r.tracker:<14}{r.sequences:>5}{r.eao:>8.3f}{r.accuracy:>8.3f}{r.robustness:>8.2f}{r.failures:>8.1f}"
+            f"{r.tracker:<{w}}{r.sequences:>5}{r.eao:>8.3f}{r.accuracy:>8.3f}{r.robustness:>8.2f}{r.failures:>8.1f}"
             f"{acc_rank[r.tracker]:>5}{rob_rank[r.tracker]:>5}"
         )
     if args.json:

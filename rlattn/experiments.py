@@ -269,6 +269,7 @@ class VotRunTask:
     run: int
     out_dir: Path
     tag: str = ""
+    groundtruth: Path | None = None  # another annotation of the same frames (VOT-2016's for ball1)
 
     @property
     def name(self) -> str:
@@ -291,7 +292,7 @@ class VotRunTask:
 
         start = time.perf_counter()
         try:
-            seq = load_vot_sequence(self.folder)
+            seq = load_vot_sequence(self.folder, self.groundtruth)
             spec = self.spec
             if spec.config is not None:
                 spec = dataclasses.replace(spec, config=spec.config.replace(seed=spec.config.seed + self.run - 1))
@@ -368,9 +369,19 @@ def interleave(groups: list[list]) -> list:
     return [t for row in itertools.zip_longest(*groups) for t in row if t is not None]
 
 
-def vot_tasks(spec: TrackerSpec, folders: list[Path], out_dir: Path, runs: int, tag: str = "") -> list[VotRunTask]:
+def vot_tasks(
+    spec: TrackerSpec, folders: list[Path], out_dir: Path, runs: int, tag: str = "", data_root: Path | None = None
+) -> list[VotRunTask]:
+    """The runs of one configuration over VOT folders; a sequence whose VOT-2016 annotation is under
+    ``<data_root>/vot2016_annotations`` is run against that one (see ``vot2016_groundtruth``)."""
+    from rlattn.datasets.vot import vot2016_groundtruth
+
     claim_folder(out_dir, spec)
-    return [VotRunTask(spec, f, r, Path(out_dir), tag) for f in folders for r in range(1, runs + 1)]
+    return [
+        VotRunTask(spec, f, r, Path(out_dir), tag, vot2016_groundtruth(data_root, f.name))
+        for f in folders
+        for r in range(1, runs + 1)
+    ]
 
 
 def run_configs(

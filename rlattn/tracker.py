@@ -88,6 +88,9 @@ class DATTracker:
         self.net: DATNet | None = None
         # observer for notebooks: called as on_train_step(stage, iteration, record) after each SGD step
         self.on_train_step: Callable[[str, int, dict], None] | None = None
+        # diagnostics: each history record also gets the cross-entropy's and the regulariser's
+        # gradient norms, their cosine and the clipping (rlattn.training.train_classifier)
+        self.record_gradients = False
 
     # --- timing ---------------------------------------------------------------------------
     @contextmanager
@@ -127,7 +130,9 @@ class DATTracker:
     def _train(self, pos: SamplePool, neg: SamplePool, iters: int, optimizer, stage: str) -> None:
         hook = self.on_train_step
         callback = (lambda it, rec: hook(stage, it, rec)) if hook is not None else None
-        records = train_classifier(self.net, optimizer, pos, neg, iters, self.config, self.rng, callback)
+        records = train_classifier(
+            self.net, optimizer, pos, neg, iters, self.config, self.rng, callback, gradient_stats=self.record_gradients
+        )
         self.timings["attention"] = self.timings.get("attention", 0.0) + sum(r["attention_seconds"] for r in records)
         self.history.extend({"frame": self.frame, "stage": stage, **r} for r in records)
 

@@ -124,6 +124,26 @@ def _subset_regulariser(
     return r[:kp].sum() * (len(pi) / kp) + r[kp:].sum() * (len(ni) / kn)
 
 
+def _split_backward(params: list[torch.Tensor], ce: torch.Tensor, weighted_reg: torch.Tensor) -> dict:
+    """Set ``.grad = ∇CE + ∇(λ Σ R)`` from the two terms' own gradients; their norms and cosine."""
+
+    def grads(term: torch.Tensor, retain: bool) -> list[torch.Tensor]:
+        if not term.requires_grad:
+            return [torch.zeros_like(p) for p in params]
+        out = torch.autograd.grad(term, params, retain_graph=retain, allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g for p, g in zip(params, out)]
+
+    g_ce = grads(ce, retain=True)
+    g_reg = grads(weighted_reg, retain=False)
+    for p, a, b in zip(params, g_ce, g_reg):
+        p.grad = a + b
+    flat_ce = torch.cat([g.reshape(-1) for g in g_ce])
+    flat_reg = torch.cat([g.reshape(-1) for g in g_reg])
+    n_ce, n_reg = float(flat_ce.norm()), float(flat_reg.norm())
+    cosine = float(flat_ce @ flat_reg) / (n_ce * n_reg) if n_ce > 0 and n_reg > 0 else float("nan")
+    return {"grad_ce": n_ce, "grad_reg": n_reg, "grad_cosine": cosine}
+
+
 def make_optimizer(net: nn.Module, cfg: TrackerConfig, lr: float) -> torch.optim.SGD:
     """SGD over fc4-fc6 with fc6 at ``lr_mult_fc6 × lr`` (and a feature-attention module at
     ``feature_attention_lr_mult × lr``)."""
@@ -146,11 +166,18 @@ def train_classifier(
     cfg: TrackerConfig,
     rng: np.random.Generator,
     callback: Callable[[int, dict], None] | None = None,
+    gradient_stats: bool = False,
 ) -> list[dict]:
     """``iters`` SGD steps; returns per-iteration ``{"loss", "ce", "reg", "attention_seconds"}``.
 
     ``reg`` is Σ R over the mini-batch (its unbiased estimate in fast mode). ``attention_seconds``
     is the time spent on the maps, ``R`` and the backward pass through them.
+
+    ``gradient_stats`` also records, before clipping, the norms over fc4–fc6 of the cross-entropy's
+    gradient (``grad_ce``) and of ``λ Σ R``'s (``grad_reg``), their cosine, the total norm
+    (``grad_total``), whether clipping at ``grad_clip`` fired and the norm after it. The two parts
+    come from the one graph (each term differentiated on its own, then summed into ``.grad``), so
+    the step is the same as without the statistics up to float rounding.
     """
     if len(pos) == 0 or len(neg) == 0:
         return []
@@ -186,11 +213,20 @@ def train_classifier(
             reg = regulariser(maps_p, maps_n, labels, cfg.eps).sum()
         loss = ce + cfg.lam * reg  # == reciprocative_loss(...), kept in parts for the history
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        stats = None
+        if gradient_stats:
+            stats = _split_backward(params, ce, cfg.lam * reg)
+        else:
+            loss.backward()
         attention_seconds = _clock(cuda) - t0 if cfg.lam > 0 else 0.0
-        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        total = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
         optimizer.step()
         record = {"loss": loss.item(), "ce": ce.item(), "reg": reg.item(), "attention_seconds": attention_seconds}
+        if stats is not None:
+            stats["grad_total"] = total
+            stats["clipped"] = total > cfg.grad_clip
+            stats["grad_after_clip"] = min(total, cfg.grad_clip)
+            record.update(stats)
         history.append(record)
         if callback is not None:
             callback(it, record)

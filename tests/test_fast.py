@@ -196,3 +196,51 @@ def test_on_train_step_observes_every_first_frame_iteration():
     tracker.init(seq.image(0), seq.boxes[0])
     assert [(s, i) for s, i, _ in seen] == [("init", i) for i in range(4)]
     assert [c for *_, c in seen] == [round(r["ce"], 6) for r in tracker.history]
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_gradient_statistics_split_the_same_step(tiny_net, mode):
+    """With gradient_stats the step is the plain one's; the CE and λΣR parts add up to it."""
+    from rlattn.training import make_optimizer, train_classifier
+
+    torch.manual_seed(3)
+    image = torch.randn(3, 40, 40, dtype=torch.float64) * 40
+    boxes = np.array([[2.0 + 2 * i, 3.0 + i, 8.0, 8.0] for i in range(12)])
+    patches = SamplePool(torch.zeros(12, 1), boxes, np.zeros(12, int), {0: image}).patches(np.arange(12), 9, 1)
+    with torch.no_grad():
+        feats = tiny_net.features(patches.double())
+    pos = SamplePool(feats[:6], boxes[:6], np.zeros(6, int), {0: image})
+    neg = SamplePool(feats[6:], boxes[6:], np.zeros(6, int), {0: image})
+    cfg = TrackerConfig(
+        img_size=9,
+        padding=1,
+        lam=5.0,
+        mode=mode,
+        reg_samples=4,
+        batch_pos=4,
+        batch_neg=4,
+        batch_neg_cand=6,
+        grad_clip=1e-3,
+    )
+    steps = {}
+    for stats in (False, True):
+        net = copy.deepcopy(tiny_net)
+        opt = make_optimizer(net, cfg, 1e-3)
+        torch.manual_seed(7)  # fc4/fc5 dropout draws from torch's generator
+        rec = train_classifier(net, opt, pos, neg, 2, cfg, np.random.default_rng(0), gradient_stats=stats)
+        steps[stats] = ([p.detach().clone() for p in net.classifier.parameters()], rec)
+    for a, b in zip(steps[False][0], steps[True][0]):
+        torch.testing.assert_close(a, b)
+    r = steps[True][1][0]
+    assert r["grad_ce"] > 0 and r["grad_reg"] > 0 and -1 <= r["grad_cosine"] <= 1
+    # the total is the norm of the sum: between |a - b| and a + b
+    assert abs(r["grad_ce"] - r["grad_reg"]) - 1e-9 <= r["grad_total"] <= r["grad_ce"] + r["grad_reg"] + 1e-9
+    assert r["clipped"] and r["grad_after_clip"] == pytest.approx(1e-3)
+    assert "grad_ce" not in steps[False][1][0]
+    cfg0 = cfg.replace(lam=0.0, grad_clip=1e6)
+    net = copy.deepcopy(tiny_net)
+    (r0,) = train_classifier(
+        net, make_optimizer(net, cfg0, 1e-3), pos, neg, 1, cfg0, np.random.default_rng(0), gradient_stats=True
+    )
+    assert r0["grad_reg"] == 0 and np.isnan(r0["grad_cosine"]) and not r0["clipped"]
+    assert r0["grad_total"] == pytest.approx(r0["grad_ce"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
 from rlattn.datasets import make_synthetic_sequence
 from rlattn.evaluation.vot import (
@@ -117,3 +118,69 @@ def test_vot_run_and_evaluate_through_the_cli(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "CSRT" in captured.out and "EAO" in captured.out
     assert "EAO undefined" in captured.err  # 25 frames never reach the [108, 371] interval
+
+
+def test_bounds_and_zero_based_result_files(tmp_path):
+    # a box half outside a 20 x 20 image (1-based [1, 21)): clipped, it equals the in-image polygon
+    inside = np.array([11, 1, 21, 1, 21, 11, 11, 11], float)
+    assert polygon_overlap(inside, [11, 1, 20, 10]) == pytest.approx(0.5)
+    assert polygon_overlap(inside, [11, 1, 20, 10], bounds=(20, 20)) == pytest.approx(1.0)
+    assert polygon_overlap(inside, [30, 30, 5, 5], bounds=(20, 20)) == 0.0
+    (tmp_path / "r.txt").write_text("1\n10.5,20.0,30.0,40.0\n2\n0\n")
+    codes, boxes = read_vot_result(tmp_path / "r.txt")  # files are VOT's 0-based; memory is 1-based
+    np.testing.assert_allclose(boxes[1], [11.5, 21.0, 30.0, 40.0])
+    from rlattn.evaluation.vot import SupervisedRun
+
+    write_vot_result(tmp_path / "w.txt", SupervisedRun(codes, boxes, np.zeros(4)))
+    assert (tmp_path / "w.txt").read_text().splitlines()[1] == "10.5000,20.0000,30.0000,40.0000"
+
+
+RELEASE = SHARED / "dat_release" / "VOT2016" / "Ours" / "baseline"
+ANNOTATIONS = SHARED / "vot2016_annotations"
+
+
+@pytest.mark.skipif(not (RELEASE.is_dir() and ANNOTATIONS.is_dir()), reason="../shared VOT-2016 release absent")
+def test_dat_authors_vot2016_results_from_annotations_only(capsys):
+    from rlattn.cli import main
+    from rlattn.datasets.vot import load_vot_sequence
+    from rlattn.evaluation.vot import evaluate_vot_folder
+
+    seqs = {d.name: load_vot_sequence(d, frames_required=False) for d in sorted(ANNOTATIONS.iterdir()) if d.is_dir()}
+    assert len(seqs) == 60 and sum(len(s.boxes) for s in seqs.values()) == 21455
+    report = evaluate_vot_folder(RELEASE, seqs)
+    assert report.sequences == 60 and report.failures == 58
+    # one released run per sequence; the paper's Table 4 says 0.320 (see chapter 8 for the gap)
+    assert report.eao == pytest.approx(0.311, abs=0.001)
+    assert report.accuracy == pytest.approx(0.551, abs=0.001)
+    assert any("image size unknown for 60 of 60" in p for p in report.problems)
+    argv = ["evaluate", "--dataset", "vot2016", "--results", str(RELEASE), "--annotations", str(ANNOTATIONS)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "60" in out and "0.311" in out
+
+
+def test_vot2016_annotation_replaces_another_years(tmp_path):
+    from rlattn.datasets.vot import load_vot_sequence, vot2016_groundtruth
+    from rlattn.experiments import TrackerSpec, vot_tasks
+
+    seq_dir = tmp_path / "vot" / "ball1"
+    (seq_dir / "color").mkdir(parents=True)
+    seq = make_synthetic_sequence(4)
+    import cv2
+
+    for i in range(4):
+        cv2.imwrite(str(seq_dir / "color" / f"{i + 1:08d}.jpg"), seq.image(i))
+    (seq_dir / "groundtruth.txt").write_text("\n".join(["10,10,20,10,20,20,10,20"] * 4) + "\n")  # "VOT-2015"
+    other = tmp_path / "vot2016_annotations" / "ball1"
+    other.mkdir(parents=True)
+    (other / "groundtruth.txt").write_text("\n".join(["30,30,40,30,40,40,30,40"] * 4) + "\n")
+    assert vot2016_groundtruth(tmp_path, "ball1") == other / "groundtruth.txt"
+    assert vot2016_groundtruth(tmp_path, "bag") is None and vot2016_groundtruth(None, "ball1") is None
+    (task,) = vot_tasks(TrackerSpec("kcf"), [seq_dir], tmp_path / "out", 1, data_root=tmp_path)
+    assert task.groundtruth == other / "groundtruth.txt"
+    loaded = load_vot_sequence(seq_dir, task.groundtruth)
+    np.testing.assert_allclose(loaded.boxes[0], [31, 31, 10, 10])  # 0-based polygon, 1-based box
+    only = load_vot_sequence(other, frames_required=False)
+    assert len(only.frames) == 0 and len(only.boxes) == 4
+    with pytest.raises(Exception, match="no frames"):
+        load_vot_sequence(other)

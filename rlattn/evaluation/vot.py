@@ -10,7 +10,10 @@
   zeros to any length) or the sequence end (then it counts only up to its length); Φ(N) is the
   mean over segments of the average overlap of their first N frames, EAO the mean of Φ over
   ``[108, 371]`` (VOT-2016). The initialisation frame counts as overlap 1.
-* Overlap of an axis-aligned prediction with a (rotated) polygon: exact convex intersection.
+* Overlap of an axis-aligned prediction with a (rotated) polygon: exact convex intersection,
+  both regions first clipped to the image (the toolkit's bounds) when its size is known.
+* Result files are in VOT's 0-based pixel coordinates (as the toolkit and published results
+  write them); in memory, boxes are 1-based like the loaded ground truth (``rlattn.datasets.vot``).
 """
 
 from __future__ import annotations
@@ -29,16 +32,34 @@ INIT, FAILURE, SKIP = 1, 2, 0
 EAO_RANGE_VOT2016 = (108, 371)
 
 
-def polygon_overlap(polygon: np.ndarray, box: np.ndarray) -> float:
-    """IoU of a ground-truth polygon (8 values, or a 4-value box) and an ``x,y,w,h`` box."""
+def _clip(points: np.ndarray, bounds: tuple[float, float] | None) -> np.ndarray:
+    """A convex polygon (``(k, 2)`` float32) clipped to the image ``[1, W+1] x [1, H+1]`` (1-based)."""
+    if bounds is None:
+        return points
+    w, h = bounds
+    frame = np.array([[1, 1], [w + 1, 1], [w + 1, h + 1], [1, h + 1]], dtype=np.float32)
+    area, clipped = cv2.intersectConvexConvex(points, frame)
+    return clipped.reshape(-1, 2) if area > 0 and clipped is not None else np.zeros((0, 2), np.float32)
+
+
+def _area(points: np.ndarray) -> float:
+    return float(cv2.contourArea(points)) if len(points) >= 3 else 0.0
+
+
+def polygon_overlap(polygon: np.ndarray, box: np.ndarray, bounds: tuple[float, float] | None = None) -> float:
+    """IoU of a ground-truth polygon (8 values, or a 4-value box) and an ``x,y,w,h`` box, both clipped
+    to an image of ``bounds = (width, height)`` when given."""
     poly = np.asarray(polygon, dtype=np.float64).reshape(-1)
-    gt = (rect_polygon(poly) if poly.size == 4 else poly).reshape(-1, 2).astype(np.float32)
-    pred = rect_polygon(np.asarray(box, dtype=np.float64)).reshape(-1, 2).astype(np.float32)
-    if not np.all(np.isfinite(pred)) or box[2] <= 0 or box[3] <= 0:
+    box = np.asarray(box, dtype=np.float64)
+    if not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
         return 0.0
-    gt = cv2.convexHull(gt)
-    area_gt, area_pred = cv2.contourArea(gt), float(box[2] * box[3])
-    inter, _ = cv2.intersectConvexConvex(gt, cv2.convexHull(pred))
+    gt = cv2.convexHull((rect_polygon(poly) if poly.size == 4 else poly).reshape(-1, 2).astype(np.float32))
+    pred = cv2.convexHull(rect_polygon(box).reshape(-1, 2).astype(np.float32))
+    gt, pred = _clip(gt.reshape(-1, 2), bounds), _clip(pred.reshape(-1, 2), bounds)
+    area_gt, area_pred = _area(gt), _area(pred)
+    if area_gt <= 0 or area_pred <= 0:
+        return 0.0
+    inter, _ = cv2.intersectConvexConvex(gt, pred)
     union = area_gt + area_pred - inter
     return float(inter / union) if union > 0 else 0.0
 
@@ -133,14 +154,17 @@ def eao(runs: list[SupervisedRun], interval: tuple[int, int] = EAO_RANGE_VOT2016
 
 
 def write_vot_result(path: Path, run: SupervisedRun) -> None:
+    """The toolkit's text format, in its 0-based coordinates."""
     lines = []
     for code, box in zip(run.codes, run.boxes):
-        lines.append(str(code) if code in (INIT, FAILURE, SKIP) else ",".join(f"{v:.2f}" for v in box))
+        vot_box = box - np.array([1.0, 1.0, 0.0, 0.0])
+        lines.append(str(code) if code in (INIT, FAILURE, SKIP) else ",".join(f"{v:.4f}" for v in vot_box))
     atomic_write_text(Path(path), "\n".join(lines) + "\n")
 
 
 def read_vot_result(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes, boxes)`` from a VOT text result (``1``/``2``/``0`` codes, 4- or 8-value regions)."""
+    """``(codes, boxes)`` from a VOT text result (``1``/``2``/``0`` codes, 4- or 8-value regions in
+    VOT's 0-based coordinates); boxes are returned 1-based, like the loaded ground truth."""
     rows = read_rows(Path(path))
     codes = np.full(len(rows), -1, dtype=int)
     boxes = np.full((len(rows), 4), np.nan)
@@ -153,10 +177,13 @@ def read_vot_result(path: Path) -> tuple[np.ndarray, np.ndarray]:
             boxes[i] = polygon_to_box(r[None])[0]
         else:
             raise RlattnError(f"{path}:{i + 1}: expected a code (0/1/2) or 4/8 numbers")
+    boxes[:, :2] += 1.0
     return codes, boxes
 
 
-def run_from_result(codes: np.ndarray, boxes: np.ndarray, regions: np.ndarray) -> SupervisedRun:
+def run_from_result(
+    codes: np.ndarray, boxes: np.ndarray, regions: np.ndarray, bounds: tuple[float, float] | None = None
+) -> SupervisedRun:
     """Rebuild a :class:`SupervisedRun` (with overlaps) from a result file and the ground truth."""
     if len(codes) != len(regions):
         raise RlattnError(f"{len(codes)} result lines for {len(regions)} frames")
@@ -164,7 +191,7 @@ def run_from_result(codes: np.ndarray, boxes: np.ndarray, regions: np.ndarray) -
     overlaps[codes == INIT] = 1.0
     overlaps[codes == FAILURE] = 0.0
     for i in np.nonzero(codes == -1)[0]:
-        overlaps[i] = polygon_overlap(regions[i], boxes[i])
+        overlaps[i] = polygon_overlap(regions[i], boxes[i], bounds)
     return SupervisedRun(codes, boxes, overlaps)
 
 
@@ -179,22 +206,49 @@ class VotReport:
     problems: list[str]
 
 
+def image_size(seq: Sequence) -> tuple[int, int] | None:
+    """``(width, height)`` of a sequence's first frame; None when it has no frames."""
+    if not len(seq):
+        return None
+    h, w = seq.image(0).shape[:2]
+    return w, h
+
+
 def evaluate_vot_folder(
-    folder: Path, sequences: dict[str, Sequence], interval: tuple[int, int] = EAO_RANGE_VOT2016
+    folder: Path,
+    sequences: dict[str, Sequence],
+    interval: tuple[int, int] = EAO_RANGE_VOT2016,
+    bounded: bool = True,
+    name: str | None = None,
 ) -> VotReport:
-    """Score ``<folder>/<seq>/<seq>_NNN.txt`` runs against the sequences' polygons."""
+    """Score ``<folder>/<seq>/<seq>_NNN.txt`` runs against the sequences' polygons.
+
+    With ``bounded`` the overlaps are taken inside each image, as the toolkit does; sequences loaded
+    without frames have no known size and are scored unbounded (one note says how many).
+    """
     folder = Path(folder)
     runs_all, acc, fails, problems = [], [], [], []
-    for name, seq in sequences.items():
-        files = sorted((folder / name).glob(f"{name}_[0-9][0-9][0-9].txt"))
+    unbounded = 0
+    sizes = {}
+    for key, seq in sequences.items():
+        sizes[key] = image_size(seq) if bounded else None
+        unbounded += bounded and sizes[key] is None
+    if unbounded:
+        problems.append(
+            f"image size unknown for {unbounded} of {len(sequences)} sequences (annotations without frames): "
+            "their overlaps are not bounded by the image"
+        )
+    for seq_name, seq in sequences.items():
+        bounds = sizes[seq_name]
+        files = sorted((folder / seq_name).glob(f"{seq_name}_[0-9][0-9][0-9].txt"))
         if not files:
-            problems.append(f"{name}: no runs in {folder / name}")
+            problems.append(f"{seq_name}: no runs in {folder / seq_name}")
             continue
         regions = seq.polygons if seq.polygons is not None else seq.boxes
         try:
-            runs = [run_from_result(*read_vot_result(f), regions) for f in files]
+            runs = [run_from_result(*read_vot_result(f), regions, bounds) for f in files]
         except RlattnError as exc:
-            problems.append(f"{name}: {exc}")
+            problems.append(f"{seq_name}: {exc}")
             continue
         runs_all.extend(runs)
         acc.append(np.nanmean([accuracy(r) for r in runs]))
@@ -205,7 +259,7 @@ def evaluate_vot_folder(
     if np.isnan(score):
         problems.append(f"EAO undefined: no segment lasts {interval[0]} frames (sequences too short)")
     return VotReport(
-        folder.name,
+        name or folder.name,
         score,
         float(np.nanmean(acc)),
         float(np.mean(fails)),
