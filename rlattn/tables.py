@@ -41,20 +41,14 @@ class Table:
         return "right" if numeric and self.numeric_right else "left"
 
     def _repr_html_(self) -> str:
-        head = "".join(
-            f"<th style='text-align:{self._align(j)}'>{html.escape(h)}</th>" for j, h in enumerate(self.header)
-        )
-        body = "".join(
-            "<tr>"
-            + "".join(f"<td style='text-align:{self._align(j)}'>{html.escape(c)}</td>" for j, c in enumerate(row))
-            + "</tr>"
-            for row in self.cells()
-        )
-        cap = (
-            f"<caption style='caption-side:top;text-align:left'>{html.escape(self.caption)}</caption>"
-            if self.caption
-            else ""
-        )
+        def cell(tag: str, j: int, text: str) -> str:
+            return f"<{tag} style='text-align:{self._align(j)};padding:0.2em 0.7em'>{html.escape(text)}</{tag}>"
+
+        head = "".join(cell("th", j, h) for j, h in enumerate(self.header))
+        body = "".join("<tr>" + "".join(cell("td", j, c) for j, c in enumerate(row)) + "</tr>" for row in self.cells())
+        cap = ""
+        if self.caption:
+            cap = f"<caption style='caption-side:top;text-align:left'>{html.escape(self.caption)}</caption>"
         return f"<table class='rlattn-table'>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
     def to_markdown(self) -> str:

@@ -30,14 +30,22 @@ class Claim:
 
 
 def effect_claim(
-    source: str, claim: str, paper_effect: float, cmp: Comparison, how: str, where: str, metric: str = "AUC"
+    source: str,
+    claim: str,
+    paper_effect: float,
+    cmp: Comparison,
+    how: str,
+    where: str,
+    metric: str = "AUC",
+    paper_text: str | None = None,
 ) -> Claim:
     """A claimed difference (``paper_effect``, e.g. +0.033 AUC) against our paired comparison."""
     m = cmp.mean
     ours = f"Δ {metric} {m.mean:+.3f}"
     ours += f", 95% CI [{m.low:+.3f}, {m.high:+.3f}]" if m.has_ci else " (1 seed: no CI)"
     ours += f"; better on {cmp.wins} of {len(cmp.targets)} targets, Wilcoxon p = {cmp.wilcoxon_p:.2g}"
-    return Claim(source, claim, f"Δ {metric} {paper_effect:+.3f}", ours, how, verdict(m, paper_effect), where)
+    paper = paper_text or f"Δ {metric} {paper_effect:+.3f}"
+    return Claim(source, claim, paper, ours, how, verdict(m, paper_effect), where)
 
 
 def value_claim(
@@ -76,7 +84,7 @@ def describe_results(folder: Path) -> str:
     files = [p for p in folder.rglob("*.json") if p.name != "rlattn-config.json"]
     if not files:
         return f"no results in {folder.name}"
-    modes, backbones, machines, commits, seeds = Counter(), Counter(), Counter(), Counter(), set()
+    modes, backbones, machines, commits, seeds, dates = Counter(), Counter(), Counter(), Counter(), set(), set()
     for p in files:
         try:
             info = json.loads(p.read_text())
@@ -88,14 +96,17 @@ def describe_results(folder: Path) -> str:
         seeds.add(cfg.get("seed"))
         run = info.get("run") or {}
         machines[run.get("machine", "machine not recorded")] += 1
-        commits[run.get("commit", "commit not recorded")] += 1
+        commits[run.get("commit") or "commit in data/results/README.md"] += 1
+        dates.add(str(run.get("finished", ""))[:10] or "before 2026-11-25")
 
     def top(c: Counter) -> str:
         return ", ".join(k for k, _ in c.most_common(2))
 
+    made = sorted(dates)
+    when = made[0] if len(made) == 1 else f"{made[0]} to {made[-1]}"
     return (
         f"{top(modes)} mode, {top(backbones)}, seeds {sorted(s for s in seeds if s is not None)}; "
-        f"{top(machines)}; {top(commits)}"
+        f"{top(machines)}; made {when}; {top(commits)}"
     )
 
 

@@ -158,8 +158,8 @@ def paired_difference(
     sa, sb = ma.shape[0], mb.shape[0]
     seed_sd = None
     if min(sa, sb) < 2:
-        which = "both" if max(sa, sb) < 2 else ("a" if sa < 2 else "b")
-        notes.append(f"{ONE_SEED} ({which} has one seed)")
+        which = "both have" if max(sa, sb) < 2 else ("a has" if sa < 2 else "b has")
+        notes.append(f"{ONE_SEED} ({which} one seed)")
         est = Estimate(float(delta.mean()), None, None, n_targets, min(sa, sb), None, notes[0])
         lo = hi = None
     else:
