@@ -8,6 +8,7 @@ lr 3e-4, λ = 5. Everything else follows py-MDNet's ``options.yaml`` (see ``SPEC
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 BACKBONES = ("efficientnet_lite0", "vggm")
@@ -106,8 +107,8 @@ class TrackerConfig:
             raise RlattnError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.reg_samples < 2:
             raise RlattnError(f"reg_samples must be >= 2 (one positive, one negative), got {self.reg_samples}")
-        if self.lam < 0:
-            raise RlattnError(f"lambda must be >= 0, got {self.lam}")
+        if not math.isfinite(self.lam) or self.lam < 0:  # NaN passes a plain "< 0" test
+            raise RlattnError(f"lambda must be a finite number >= 0, got {self.lam}")
         for name in ("iters_init", "iters_update", "n_samples", "batch_pos", "batch_neg", "top_k"):
             if getattr(self, name) < 1:
                 raise RlattnError(f"{name} must be >= 1, got {getattr(self, name)}")

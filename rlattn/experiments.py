@@ -244,6 +244,10 @@ class SequenceTask:
         from rlattn.tracking import track_sequence
 
         start = time.perf_counter()
+        if self.finished():
+            # already there: another run of the same folder, or Dask recomputing a result it lost
+            # with a dead worker, must not redo (and rewrite) finished work
+            return _outcome(self.label, start)
         try:
             seq = self.ref.load()
             tracker = self.spec.build()

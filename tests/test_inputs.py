@@ -150,3 +150,19 @@ def test_patch_extraction_geometry():
     assert float(p[0, :, 10, 10].mean()) == pytest.approx(127.0)  # centre: white, centred
     far = extract_patches(t, np.array([[-100, -100, 10, 10]]), img_size=21, padding=0)
     assert float(far.abs().max()) == 0.0  # outside the frame reads as grey 128
+
+
+def test_frames_in_numeric_order_and_lambda_must_be_finite(tmp_path):
+    from rlattn.config import TrackerConfig
+    from rlattn.datasets.sequence import list_frames
+
+    for n in (1, 2, 10, 11, 9):
+        (tmp_path / f"{n}.jpg").write_bytes(b"x")
+    assert [p.stem for p in list_frames(tmp_path)] == ["1", "2", "9", "10", "11"]
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(RlattnError, match="finite number >= 0"):
+            TrackerConfig(lam=bad)
+    assert (
+        main(["run", "--tracker", "dat", "--lambda", "nan", "--dataset", "synthetic", "--out", str(tmp_path / "o")])
+        == 2
+    )

@@ -314,3 +314,15 @@ def test_ledger_rows_and_tables():
     assert "x\\|y" in t.to_markdown() and "0.123" in str(t)
     with pytest.raises(ValueError):
         t.add(1)
+
+
+def test_a_finished_task_is_not_redone(tmp_path):
+    from rlattn.datasets import make_synthetic_sequence, write_sequence
+    from rlattn.experiments import SequenceRef, TrackerSpec, sequence_tasks
+
+    write_sequence(make_synthetic_sequence(6, seed=0), tmp_path / "otb" / "Alpha")
+    (task,) = sequence_tasks(TrackerSpec("kcf"), [SequenceRef("alpha", tmp_path / "otb" / "Alpha")], tmp_path / "r")
+    assert task().error is None and task.finished()
+    stamp = (tmp_path / "r" / "Alpha.txt").stat().st_mtime_ns
+    assert task().error is None  # e.g. Dask re-running a task whose result it lost with a worker
+    assert (tmp_path / "r" / "Alpha.txt").stat().st_mtime_ns == stamp

@@ -67,10 +67,15 @@ def load_image(path: Path) -> np.ndarray:
 def list_frames(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise RlattnError(f"frame folder not found: {folder}")
-    frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    # numbers compared as numbers: 1.jpg, 2.jpg, ..., 10.jpg (not 1, 10, 2); zero-padded names sort alike
+    frames = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
     if not frames:
         raise RlattnError(f"no frames ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     return frames
+
+
+def _natural_key(path: Path) -> list:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.name) if part]
 
 
 _SPLIT = re.compile(r"[,\s;]+")
