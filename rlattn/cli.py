@@ -334,7 +334,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if spread:
             line += f"{f'[{cmp.delta_low[i]:+.3f}, {cmp.delta_high[i]:+.3f}]':>22}"
         print(line)
-    print(f"mean delta {m}: {cmp.mean.format()}" + ("" if cmp.mean.has_ci else ""))
+    print(f"mean delta {m}: {cmp.mean.format()}")
     print(
         f"A better on {cmp.wins}, worse on {cmp.losses}, equal on {cmp.ties} targets; "
         f"sign test p = {cmp.sign_p:.3g}, Wilcoxon signed-rank p = {cmp.wilcoxon_p:.3g}"

@@ -358,12 +358,32 @@ def sequence_tasks(
     """
     digest = claim_folder(out_dir, spec, frames_limit(refs))
     if seeds is None:
+        _refuse_other_seed(Path(out_dir), spec.seed)
         return [SequenceTask(spec, ref, Path(out_dir), digest, tag) for ref in refs]
     return [
         SequenceTask(spec.with_seed(s), ref, seed_folder(out_dir, s), digest, "/".join(filter(None, [tag, f"seed{s}"])))
         for s in seeds
         for ref in refs
     ]
+
+
+def _refuse_other_seed(out_dir: Path, seed: int | None) -> None:
+    """A one-seed folder holds one seed: the hash leaves the seed out, so without this check a run
+    with another ``--seed`` would take the first seed's files for its own."""
+    if seed is None or not out_dir.is_dir():
+        return
+    for path in out_dir.glob("*.json"):
+        if path.name == MANIFEST:
+            continue
+        try:
+            other = (json.loads(path.read_text()).get("config") or {}).get("seed")
+        except (json.JSONDecodeError, AttributeError):
+            continue
+        if other is not None and other != seed:
+            raise RlattnError(
+                f"{out_dir} holds results of seed {other}, not {seed}; give another --out, or run several "
+                f"seeds with --seeds {other},{seed} (each into its own seed<N>/ folder)"
+            )
 
 
 def interleave(groups: list[list]) -> list:

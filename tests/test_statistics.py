@@ -326,3 +326,18 @@ def test_a_finished_task_is_not_redone(tmp_path):
     stamp = (tmp_path / "r" / "Alpha.txt").stat().st_mtime_ns
     assert task().error is None  # e.g. Dask re-running a task whose result it lost with a worker
     assert (tmp_path / "r" / "Alpha.txt").stat().st_mtime_ns == stamp
+
+
+def test_a_one_seed_folder_refuses_another_seed(tmp_path):
+    from rlattn.config import TrackerConfig
+    from rlattn.errors import RlattnError
+    from rlattn.experiments import SequenceRef, TrackerSpec, sequence_tasks
+
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "Alpha.json").write_text(json.dumps({"config": {"seed": 3}}))
+    refs = [SequenceRef("alpha", tmp_path / "Alpha")]
+    assert sequence_tasks(TrackerSpec("dat", TrackerConfig.quick(seed=3)), refs, out)
+    with pytest.raises(RlattnError, match="holds results of seed 3, not 4"):
+        sequence_tasks(TrackerSpec("dat", TrackerConfig.quick(seed=4)), refs, out)
+    assert sequence_tasks(TrackerSpec("dat", TrackerConfig.quick(seed=4)), refs, out, seeds=[4])  # seed4/ is free
