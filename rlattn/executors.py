@@ -270,11 +270,15 @@ def _run_dask(
             )
             futures[fut] = task
         try:
-            for fut in distributed.as_completed(futures):
+            for fut in distributed.as_completed(list(futures)):
+                task = futures.pop(fut)
                 try:
                     record(fut.result())
                 except Exception as exc:  # KilledWorker after too many deaths, lost connection...
-                    record(TaskOutcome(futures[fut].label, describe_failure(exc)))
+                    record(TaskOutcome(task.label, describe_failure(exc)))
+                # forget the finished task: a result still held would be recomputed (the sequence
+                # tracked again) if the worker holding it died later
+                fut.release()
         finally:
             # running tasks cannot be interrupted inside a worker thread: closing our own cluster
             # kills them (after a few seconds); on a remote cluster they finish and are kept
