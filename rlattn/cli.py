@@ -326,7 +326,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cmp = compare(a, b, args.metric)
     m = args.metric.upper()
     ma, mb = a.matrix(args.metric, cmp.targets), b.matrix(args.metric, cmp.targets)
-    print(f"{m}: {a.tracker} ({cmp.seeds_a} seeds) - {b.tracker} ({cmp.seeds_b} seeds), {len(cmp.targets)} targets")
+    def seeds(n: int) -> str:
+        return f"{n} seed{'s' if n != 1 else ''}"
+
+    print(f"{m}: {a.tracker} ({seeds(cmp.seeds_a)}) - {b.tracker} ({seeds(cmp.seeds_b)}), {len(cmp.targets)} targets")
     spread = cmp.delta_low is not None
     print(f"{'target':<16}{'A':>8}{'B':>8}{'delta':>9}" + (f"{'95% CI over seeds':>22}" if spread else ""))
     for i, t in enumerate(cmp.targets):
