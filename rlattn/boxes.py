@@ -83,5 +83,13 @@ def validate_init_box(box: np.ndarray, image_shape: tuple[int, ...], *, what: st
     return b
 
 
+def visible_part(box: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """The part of a 0-based ``x,y,w,h`` box that lies inside its image (the box itself when it does)."""
+    h, w = image_shape[:2]
+    x0, y0 = max(box[0], 0.0), max(box[1], 0.0)
+    x1, y1 = min(box[0] + box[2], w), min(box[1] + box[3], h)
+    return np.array([x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0)])
+
+
 def _fmt(b: np.ndarray) -> str:
     return ",".join(f"{v:g}" for v in b)

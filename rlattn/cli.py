@@ -104,13 +104,22 @@ def _parse_box_arg(text: str) -> np.ndarray:
 
 
 def cmd_track(args: argparse.Namespace) -> int:
+    from rlattn.arguments import at_least, writable_folder
     from rlattn.datasets import make_synthetic_sequence, open_sequence
     from rlattn.datasets.sequence import Sequence, list_frames
+    from rlattn.experiments import MANIFEST
     from rlattn.results import write_run
     from rlattn.tracker import DATTracker
     from rlattn.tracking import track_sequence
     from rlattn.visualize import FrameWriter, draw_boxes, summary_figure
 
+    at_least("--frames", args.frames)
+    at_least("--start-frame", args.start_frame)
+    if (args.out / MANIFEST).exists():
+        raise RlattnError(
+            f"{args.out} is a results folder of 'rlattn run' ({MANIFEST}); give 'track' a folder of its own"
+        )
+    writable_folder(args.out)  # before tracking: a sequence's work must not be lost at the end
     if args.demo:
         seq = make_synthetic_sequence(n_frames=args.frames or 60, seed=args.seed, name="demo")
     elif args.init is not None and not _has_ground_truth(args.sequence):
@@ -122,7 +131,6 @@ def cmd_track(args: argparse.Namespace) -> int:
     seq = seq.truncated(args.frames)
     cfg = _config(args, quick=args.quick or args.demo)
     tracker = DATTracker(cfg)
-    args.out.mkdir(parents=True, exist_ok=True)
     truth = seq.boxes
     writer = None
     if args.save_video or args.save_frames:
@@ -219,9 +227,15 @@ def _otb_scoring(args: argparse.Namespace) -> tuple[dict, list[str]]:
     if args.dataset == "synthetic":
         root = None
         args.annotations = args.annotations or SYNTHETIC_ROOT / "otb"
-    anno_dir = args.annotations or (root / "otb_meta" / "anno_tb100" if root else None)
+    anno_dir = args.annotations
+    if anno_dir is None and root is not None:
+        # the toolkit's annotation folder where there is one, else the sequences' own ground truth
+        anno_dir = root / "otb_meta" / "anno_tb100"
+        anno_dir = anno_dir if anno_dir.is_dir() else root / "otb"
     if anno_dir is None:
-        raise RlattnError("no --annotations given and no data root found (set RLATTN_DATA_ROOT)")
+        from rlattn.datasets.otb import NO_DATA
+
+        raise RlattnError(f"no --annotations given and {NO_DATA}")
     annotations = load_annotations(anno_dir)
     meta_dirs = [anno_dir, anno_dir.parent] + ([root / "otb_meta"] if root else [])
     if args.sequences:
@@ -229,6 +243,31 @@ def _otb_scoring(args: argparse.Namespace) -> tuple[dict, list[str]]:
     else:
         keys = sequence_set(args.dataset, meta_dirs)
     return annotations, keys
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """``--frames``, ``--json`` and the plots of ``evaluate``/``compare``, checked before any scoring."""
+    from rlattn.arguments import at_least, image_suffixes, writable_file
+
+    at_least("--frames", getattr(args, "frames", None))
+    if getattr(args, "json", None):
+        writable_file(args.json, "--json")
+    for flag in ("plot", "attribute_plot"):
+        if getattr(args, flag, None):
+            writable_file(getattr(args, flag), f"--{flag.replace('_', '-')}", image_suffixes())
+
+
+def _display_names(folders: list[Path]) -> list[str]:
+    """Each results folder's name in tables and ``--json``: its own name, or, where two folders
+    share one (``a/DAT`` and ``b/DAT``), as much of its path as tells them apart."""
+    names = [f.name for f in folders]
+    depth = 1
+    while len(set(names)) < len(names) and depth < 8:
+        depth += 1
+        names = ["/".join(Path(f).resolve().parts[-depth:]) for f in folders]
+    if len(set(names)) < len(names):
+        raise RlattnError("the same --results folder is given twice")
+    return names
 
 
 def _notes(report) -> None:
@@ -242,10 +281,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from rlattn.datasets.otb import default_data_root
     from rlattn.evaluation.seeds import METRICS, evaluate_seeds
 
+    _check_outputs(args)
     if args.dataset == "vot2016":
         return _evaluate_vot(args, default_data_root())
     annotations, keys = _otb_scoring(args)
-    seeded = [evaluate_seeds(folder, annotations, keys, args.protocol, frames=args.frames) for folder in args.results]
+    names = _display_names(args.results)
+    seeded = [
+        evaluate_seeds(folder, annotations, keys, args.protocol, name, frames=args.frames)
+        for folder, name in zip(args.results, names)
+    ]
     for r in seeded:
         _notes(r)
     reports = [r.pooled() for r in seeded]
@@ -318,6 +362,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     from rlattn.evaluation.seeds import compare, evaluate_seeds
 
+    _check_outputs(args)
     annotations, keys = _otb_scoring(args)
     a = evaluate_seeds(args.a, annotations, keys, args.protocol, args.name_a, args.frames)
     b = evaluate_seeds(args.b, annotations, keys, args.protocol, args.name_b, args.frames)
@@ -445,6 +490,26 @@ def _add_run(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def _check_run_args(args: argparse.Namespace) -> None:
+    """Everything about a ``run`` that can be wrong before a task starts, so that a run that cannot
+    work fails at once instead of failing every task after claiming its results folder."""
+    from rlattn.arguments import at_least, distinct, writable_folder
+    from rlattn.evaluation.results_io import sequence_key
+
+    at_least("--workers", args.workers)
+    at_least("--frames", args.frames)
+    at_least("--runs", args.runs)
+    at_least("--reg-samples", args.reg_samples)
+    if args.sequences:
+        args.sequences = ",".join(distinct(_names(args.sequences) or [], key=sequence_key))
+    args.lam = [0.0 if v == 0 else v for v in distinct(args.lam, key=float)]  # 0, 0.0 and -0 are one λ
+    if args.scheduler and args.scheduler != "local" and ":" not in args.scheduler:
+        raise RlattnError(
+            f"--scheduler takes 'local' or a Dask scheduler address tcp://HOST:PORT, got {args.scheduler!r}"
+        )
+    writable_folder(args.out or args.results_root, "--out" if args.out else "--results-root")
+
+
 def _tracker_specs(args: argparse.Namespace) -> list[tuple[TrackerSpec, str]]:
     """``(TrackerSpec, tag)`` per configuration of this command: one, or one per λ of a sweep."""
     from rlattn.experiments import TrackerSpec
@@ -456,7 +521,14 @@ def _tracker_specs(args: argparse.Namespace) -> list[tuple[TrackerSpec, str]]:
         config = _config(args, quick=args.quick, lam=lam) if args.tracker in DAT_VARIANTS else None
         tag = f"lambda_{lam:g}" if len(args.lam) > 1 else ""  # also the subfolder: out / "" is out
         specs.append((TrackerSpec(args.tracker, config, args.nanotrack_dir), tag))
-    specs[0][0].build()  # fail early (missing weights or models, no CUDA) before any task starts
+    # fail early (missing or bad weights or models, no CUDA) before any task starts or a folder is
+    # claimed: a DAT tracker loads its backbone only on its first frame, so load it here
+    specs[0][0].build()
+    cfg = specs[0][0].effective_config()
+    if cfg is not None:
+        from rlattn.tracker import shared_backbone
+
+        shared_backbone(cfg.backbone, cfg.weights, cfg.device)
     return specs
 
 
@@ -468,6 +540,12 @@ def _report_run(args: argparse.Namespace, summary, unit: str = "") -> int:
     )
     for name, err in summary.failed.items():
         print(f"  failed {name}: {err}")
+    if summary.busy:
+        print(
+            f"{len(summary.busy)} left to another run that was tracking them into the same folder "
+            f"({', '.join(summary.busy[:6])}{' ...' if len(summary.busy) > 6 else ''}); run this command "
+            "again once it has finished to check that nothing is missing"
+        )
     if summary.interrupted:
         print("interrupted: finished results are kept; the same command runs only what is missing", file=sys.stderr)
         return 130
@@ -483,9 +561,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.dataset == "synthetic":
         root = args.data_root or SYNTHETIC_ROOT
     if root is None:
-        raise RlattnError("no --data-root given and ../shared/data not found")
-    if args.workers < 1:
-        raise RlattnError(f"--workers must be >= 1, got {args.workers}")
+        from rlattn.datasets.otb import NO_DATA
+
+        raise RlattnError(NO_DATA)
+    _check_run_args(args)
     names = _names(args.sequences)
     specs = _tracker_specs(args)
     tasks = []
@@ -541,7 +620,9 @@ def _evaluate_vot(args: argparse.Namespace, root: Path | None) -> int:
 
     base = args.annotations or root
     if base is None:
-        raise RlattnError("no --annotations (VOT sequence or annotation folders) given and no data root found")
+        from rlattn.datasets.otb import NO_DATA
+
+        raise RlattnError(f"no --annotations (VOT sequence or annotation folders) given and {NO_DATA}")
     names = _names(args.sequences)
     sequences = {
         d.name: load_vot_sequence(d, vot2016_groundtruth(base, d.name), frames_required=False)
@@ -569,6 +650,85 @@ def _evaluate_vot(args: argparse.Namespace, root: Path | None) -> int:
     return 0
 
 
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="the benchmarks: what is known and present (list), fetch them (get)")
+    verbs = p.add_subparsers(dest="verb", required=True)
+    ls = verbs.add_parser("list", help="the known sets, and what is present in each data folder")
+    ls.set_defaults(func=cmd_data_list)
+    get = verbs.add_parser("get", help="download a set or sequences from the official sources")
+    get.add_argument("what", help="otb2013, otb2015, tb50, vot2016, or OTB sequence names (Car4,Jogging-1,...)")
+    get.add_argument("--root", type=Path, help="where to put them (default: $RLATTN_DATA, else ~/.cache/rlattn)")
+    get.add_argument("--otb-url", default=None, help="OTB archive address with {name} (default: the benchmark's site)")
+    get.add_argument("--vot-url", default=None, help="the VOT stack's description.json (default: the VOT site's)")
+    get.add_argument("--keep-archives", action="store_true", help="keep the downloaded OTB zips in <root>/downloads")
+    get.add_argument("--no-progress", action="store_true")
+    get.set_defaults(func=cmd_data_get)
+
+
+def _data_target(args: argparse.Namespace) -> Path:
+    import os
+
+    from rlattn.arguments import writable_folder
+    from rlattn.datasets.otb import DATA_ENV, user_data_root
+
+    root = args.root or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else user_data_root())
+    return writable_folder(root, "--root")
+
+
+def cmd_data_get(args: argparse.Namespace) -> int:
+    from rlattn.datasets import download
+
+    root = _data_target(args)
+    progress = not args.no_progress
+    if args.what.lower().startswith("vot"):
+        got = download.get_vot(args.what.lower(), root, args.vot_url, progress=progress)
+    else:
+        url = args.otb_url or download.OTB_URL
+        if "{name}" not in url:
+            raise RlattnError(f"--otb-url needs {{name}} where the sequence's name goes, got {url!r}")
+        got = download.get_otb(download.otb_names(args.what), root, url, progress, args.keep_archives)
+    new = sum(f.downloaded for f in got)
+    print(f"{len(got)} sequences in {root} ({new} downloaded now, {len(got) - new} were there)")
+    if new:
+        print(f"the commands find them there by themselves (or: export RLATTN_DATA={root})")
+    return 0
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(d for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    import os
+
+    from rlattn.datasets.download import VOT_STACKS, folder_size
+    from rlattn.datasets.otb import DATA_ENV, default_data_root, user_data_root
+    from rlattn.datasets.otb_catalog import SETS, archives
+
+    print("known sets: " + ", ".join(f"{k} ({len(v)} targets)" for k, v in SETS.items() if k != "otb100"))
+    print("            " + ", ".join(f"{k} (VOT toolkit stack)" for k in VOT_STACKS))
+    found = default_data_root()
+    print(f"data used by default: {found or 'none'}")
+    places = {"$" + DATA_ENV: os.environ.get(DATA_ENV), "default": str(found) if found else None,
+              "rlattn data get": str(user_data_root())}  # fmt: skip
+    seen = set()
+    for label, where in places.items():
+        if not where or where in seen:
+            continue
+        seen.add(where)
+        root = Path(where)
+        otb = [d.name for d in _subfolders(root / "otb") if (d / "img").is_dir()]
+        vot = [d for d in _subfolders(root / "vot") if (d / "groundtruth.txt").is_file()]
+        size = folder_size(root) / 2**30 if root.is_dir() else 0.0
+        print(f"{label}: {root} - {len(otb)} OTB folders, {len(vot)} VOT sequences, {size:.2f} GiB")
+        for name, names in SETS.items():
+            if name == "otb100" or not otb:
+                continue
+            have = [a for a in archives(names) if a in otb]
+            print(f"  {name}: {len(have)} of {len(archives(names))} folders")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlattn", description="Deep Attentive Tracking via Reciprocative Learning")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -576,6 +736,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_compare(sub)
     _add_run(sub)
+    _add_data(sub)
     return parser
 
 
@@ -590,6 +751,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rlattn: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a read-only folder, a vanished file: the user's to fix
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"rlattn: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import traceback
 import uuid
@@ -42,6 +43,7 @@ class TaskOutcome:
     fps: float | None = None
     host: str = ""
     pid: int = 0
+    busy: bool = False  # left alone: another process was tracking it into the same folder
 
 
 class Task(Protocol):
@@ -56,6 +58,7 @@ class Task(Protocol):
 class RunSummary:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     outcomes: list[TaskOutcome] = field(default_factory=list)
     interrupted: bool = False
@@ -63,7 +66,9 @@ class RunSummary:
 
     def record(self, outcome: TaskOutcome) -> None:
         self.outcomes.append(outcome)
-        if outcome.error is None:
+        if outcome.busy:
+            self.busy.append(outcome.label)
+        elif outcome.error is None:
             self.done.append(outcome.label)
         else:
             self.failed[outcome.label] = outcome.error
@@ -91,11 +96,38 @@ def limit_threads(threads: int | None) -> None:
     cv2.setNumThreads(threads)
 
 
-def run_with_threads(task: Task, threads: int | None) -> TaskOutcome:
-    """Run ``task`` with ``threads`` CPU threads in the thread that runs it (a pool or Dask worker)."""
+def run_with_threads(task: Task, threads: int | None, owner: int | None = None) -> TaskOutcome:
+    """Run ``task`` with ``threads`` CPU threads in the thread that runs it (a pool or Dask worker);
+    ``owner``: the pid of the run that started this worker process (see :func:`exit_with_owner`)."""
+    if owner is not None:
+        exit_with_owner(owner)
     limit_threads(threads)
     undo_malloc_trim()
     return task()
+
+
+_WATCHED: int | None = None
+
+
+def exit_with_owner(owner: int, interval: float = 1.0) -> None:
+    """End this worker process within ``interval`` seconds of the run that started it.
+
+    A killed run (SIGKILL, SIGTERM, a closed terminal) cannot stop its workers, and a worker left
+    behind would track the rest of its queue for hours, holding a gigabyte, with nobody to read its
+    results. A worker's parent is the run (a pool's worker, or a LocalCluster's, whose nannies live
+    in the run's process): when the parent changes, the run is gone.
+    """
+    global _WATCHED
+    if _WATCHED == owner:
+        return
+    _WATCHED = owner
+
+    def watch() -> None:
+        while os.getppid() == owner:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rlattn-exit-with-owner", daemon=True).start()
 
 
 _MALLOC_TUNED = False
@@ -189,7 +221,9 @@ def _run_pool(todo: list[Task], record: Callable[[TaskOutcome], None], workers: 
 
     # spawn, not fork: a forked child of a process that has run torch's thread pool can hang
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=exit_with_owner, initargs=(os.getpid(),)
+    )
     threads = threads_per_worker(workers)
     try:
         futures = {pool.submit(run_with_threads, task, threads): task for task in todo}
@@ -205,7 +239,12 @@ def _run_pool(todo: list[Task], record: Callable[[TaskOutcome], None], workers: 
                     )
                 )
     except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)  # running sequences die with the pool; their files never appear
+        # shutdown alone lets each worker finish the sequence it is on; end them now (a result only
+        # appears when complete, so nothing half-written is left)
+        workers_now = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers_now:
+            proc.terminate()
         raise
     pool.shutdown(wait=True)
 
@@ -231,6 +270,7 @@ def _run_dask(
     distributed = _import_distributed()
     cluster = None
     threads = None  # a cluster we did not start: its workers' own settings hold
+    owner = None  # ...and its workers outlive this run
     own_client = client is None
     if own_client:
         if scheduler == "local":
@@ -243,12 +283,15 @@ def _run_dask(
                 resources={"GPU": 1} if gpu else None,
             )
             threads = threads_per_worker(workers)  # Dask's nannies start workers with 1 OpenMP thread
+            owner = os.getpid()  # the nannies run in this process: the workers are its children
             client = distributed.Client(cluster)
         else:
             try:
                 client = distributed.Client(scheduler, timeout="20s")
-            except OSError as exc:
-                raise RlattnError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address at all
+                raise RlattnError(
+                    f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); give 'local' or tcp://HOST:PORT"
+                ) from None
     try:
         resources = None
         if gpu:
@@ -266,7 +309,7 @@ def _run_dask(
             # explicit priorities keep the caller's order (Dask would otherwise order the independent
             # tasks of one batch by itself, which ran every seed of one configuration before another's)
             fut = client.submit(
-                run_with_threads, task, threads, key=key, pure=False, resources=resources, priority=len(todo) - i
+                run_with_threads, task, threads, owner, key=key, pure=False, resources=resources, priority=len(todo) - i
             )
             futures[fut] = task
         try:

@@ -139,38 +139,54 @@ def claim_folder(out_dir: Path, spec: TrackerSpec, frames: int | None = None) ->
     """Make ``out_dir`` the home of this configuration's results; refuse one that holds another's.
 
     Returns the hash that the folder's result files carry: the configuration's, or, for a folder
-    made before seeds became a dimension, its old hash that included the seed.
+    made before seeds became a dimension, its old hash that included the seed. The manifest is
+    created in one step that fails when it exists, so of two runs started together into one folder
+    only one can claim it; the other then reads its manifest like any later run.
     """
+    from rlattn.results import create_exclusive
+
     out_dir = Path(out_dir)
     digest = spec.config_hash(frames)
     path = out_dir / MANIFEST
-    if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            raise RlattnError(f"{path} is not valid JSON; delete it if the folder's results are yours") from None
-        if old.get("config_hash") == spec.config_hash(frames, with_seed=True):
-            return old["config_hash"]
-        if old.get("config_hash") != digest:
-            raise RlattnError(
-                f"{out_dir} holds results of another configuration ({_difference(old, spec.describe(frames))}); "
-                "give another --out, or delete the folder"
-            )
+    if path.is_dir() or (out_dir.exists() and not out_dir.is_dir()):
+        raise RlattnError(f"{out_dir} is not a results folder (a file, or {MANIFEST} is a folder)")
+    manifest = json.dumps({"config_hash": digest, **spec.describe(frames)}, indent=1, default=str) + "\n"
+    if not path.exists() and create_exclusive(path, manifest):
         return digest
-    from rlattn.results import atomic_write_text
-
-    atomic_write_text(path, json.dumps({"config_hash": digest, **spec.describe(frames)}, indent=1, default=str) + "\n")
+    old = read_manifest(path)
+    if old.get("config_hash") == spec.config_hash(frames, with_seed=True):
+        return old["config_hash"]
+    if old.get("config_hash") != digest:
+        raise RlattnError(
+            f"{out_dir} holds results of another configuration ({_difference(old, spec.describe(frames))}); "
+            "give another --out, or delete the folder"
+        )
     return digest
 
 
+def read_manifest(path: Path) -> dict:
+    """A results folder's ``rlattn-config.json`` as a dict; a one-line error for anything else."""
+    try:
+        old = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        old = None
+    if not isinstance(old, dict):
+        raise RlattnError(
+            f"{path} is not a configuration manifest (a JSON object); delete it if the folder's results are yours"
+        )
+    return old
+
+
 def _difference(old: dict, new: dict) -> str:
+    """Every field in which two manifests differ, compared as JSON (lists and tuples alike)."""
+    new = json.loads(json.dumps(new, default=str))
     if old.get("tracker") != new["tracker"]:
         return f"tracker {old.get('tracker')} there, {new['tracker']} here"
     if old.get("frames") != new["frames"]:
         return f"frames {old.get('frames')} there, {new['frames']} here"
     a, b = old.get("config") or {}, new["config"] or {}
     diffs = [f"{k} {a.get(k)!r} there, {b.get(k)!r} here" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-    return "; ".join(diffs[:4]) or "a different hash"
+    return "; ".join(diffs) or "a different hash"
 
 
 @dataclass(frozen=True)
@@ -211,8 +227,10 @@ def _provenance() -> dict:
     }
 
 
-def _outcome(label: str, start: float, error: str | None = None, fps: float | None = None) -> TaskOutcome:
-    return TaskOutcome(label, error, time.perf_counter() - start, fps, socket.gethostname(), os.getpid())
+def _outcome(
+    label: str, start: float, error: str | None = None, fps: float | None = None, busy: bool = False
+) -> TaskOutcome:
+    return TaskOutcome(label, error, time.perf_counter() - start, fps, socket.gethostname(), os.getpid(), busy)
 
 
 @dataclass(frozen=True)
@@ -230,24 +248,36 @@ class SequenceTask:
         return f"{self.tag}/{self.ref.result_name}" if self.tag else self.ref.result_name
 
     def finished(self) -> bool:
+        """Whether this configuration's result is there: a ``.txt`` and a ``.json`` that names this
+        configuration's hash (a file that names none, such as ``rlattn track``'s, is no run's)."""
         name = self.ref.result_name
         txt, js = self.out_dir / f"{name}.txt", self.out_dir / f"{name}.json"
         if not (txt.is_file() and js.is_file()):
             return False
         try:
-            return json.loads(js.read_text()).get("config_hash", self.config_hash) == self.config_hash
-        except json.JSONDecodeError:
+            info = json.loads(js.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
             return False
+        return isinstance(info, dict) and info.get("config_hash") == self.config_hash
 
     def __call__(self) -> TaskOutcome:
+        from rlattn.results import exclusive
+
+        start = time.perf_counter()
+        with exclusive(self.out_dir / f".{self.ref.result_name}.lock") as mine:
+            if not mine:
+                # another run tracks this sequence into the same folder right now
+                return _outcome(self.label, start, busy=True)
+            if self.finished():
+                # already there: another run of the same folder, or Dask recomputing a result it
+                # lost with a dead worker, must not redo (and rewrite) finished work
+                return _outcome(self.label, start)
+            return self._track(start)
+
+    def _track(self, start: float) -> TaskOutcome:
         from rlattn.results import write_run
         from rlattn.tracking import track_sequence
 
-        start = time.perf_counter()
-        if self.finished():
-            # already there: another run of the same folder, or Dask recomputing a result it lost
-            # with a dead worker, must not redo (and rewrite) finished work
-            return _outcome(self.label, start)
         try:
             seq = self.ref.load()
             tracker = self.spec.build()
@@ -291,10 +321,20 @@ class VotRunTask:
         return self.path.is_file()
 
     def __call__(self) -> TaskOutcome:
+        from rlattn.results import exclusive
+
+        start = time.perf_counter()
+        with exclusive(self.path.parent / f".{self.name}.lock") as mine:
+            if not mine:
+                return _outcome(self.label, start, busy=True)
+            if self.finished():
+                return _outcome(self.label, start)
+            return self._track(start)
+
+    def _track(self, start: float) -> TaskOutcome:
         from rlattn.datasets import load_vot_sequence
         from rlattn.evaluation.vot import run_supervised, write_vot_result
 
-        start = time.perf_counter()
         try:
             seq = load_vot_sequence(self.folder, self.groundtruth)
             spec = self.spec

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from rlattn.boxes import to_one_based, to_zero_based, validate_init_box
 from rlattn.errors import RlattnError
 from rlattn.tracker import as_rgb
 
@@ -60,11 +61,13 @@ class OpenCVTracker:
         return cv2.TrackerNano_create(params)
 
     def init(self, image: np.ndarray, box: np.ndarray) -> None:
+        image = as_rgb(image)
+        # OpenCV itself accepts an empty box and then reports success with 1-px boxes
+        b = to_one_based(validate_init_box(to_zero_based(box)[0], image.shape, what="initial box"))[0]
         self.tracker = self._create()
-        b = np.asarray(box, dtype=np.float64)
         self.box = b.copy()
         x, y, w, h = (int(round(v)) for v in (b[0] - 1, b[1] - 1, b[2], b[3]))
-        self.tracker.init(cv2.cvtColor(as_rgb(image), cv2.COLOR_RGB2BGR), (x, y, max(w, 1), max(h, 1)))
+        self.tracker.init(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), (x, y, max(w, 1), max(h, 1)))
 
     def update(self, image: np.ndarray) -> np.ndarray:
         ok, (x, y, w, h) = self.tracker.update(cv2.cvtColor(as_rgb(image), cv2.COLOR_RGB2BGR))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from rlattn.bbreg import BBoxRegressor
-from rlattn.boxes import to_one_based, to_zero_based, validate_init_box
+from rlattn.boxes import to_one_based, to_zero_based, validate_init_box, visible_part
 from rlattn.config import TrackerConfig
 from rlattn.errors import RlattnError
 from rlattn.features import feature_extractor
@@ -160,6 +160,12 @@ class DATTracker:
         rng, size = self.rng, self.image_size
         with self._timed("sampling"):
             pos = self._draw("gaussian", cfg.n_pos_init, cfg.overlap_pos_init, cfg.trans_pos, cfg.scale_pos)
+            if len(pos) == 0:
+                # samples stay inside the image, so a box reaching far out of it has no positive
+                # with IoU >= 0.7: start from its visible part instead (boxes that admit positives,
+                # every benchmark's, take the draw above unchanged)
+                target = self.target = visible_part(target, image.shape)
+                pos = self._draw("gaussian", cfg.n_pos_init, cfg.overlap_pos_init, cfg.trans_pos, cfg.scale_pos)
             n_half = cfg.n_neg_init // 2
             neg = np.concatenate(
                 [

@@ -10,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rlattn.datasets.sequence import Sequence
+from rlattn.errors import RlattnError
 from rlattn.tracker import Tracker
 
 
@@ -29,6 +30,7 @@ def track_sequence(
     """
     box0 = np.asarray(init_box if init_box is not None else seq.boxes[0], dtype=np.float64)
     image = seq.image(0)
+    size = image.shape[:2]
     t0 = time.perf_counter()
     tracker.init(image, box0)
     init_seconds = time.perf_counter() - t0
@@ -40,6 +42,11 @@ def track_sequence(
     bar = tqdm(range(1, len(seq)), desc=seq.name, unit="frame", disable=not progress, leave=False)
     for i in bar:
         image = seq.image(i)
+        if image.shape[:2] != size:
+            raise RlattnError(
+                f"{seq.name}: frame {i + 1} is {image.shape[1]}x{image.shape[0]}, the first frame "
+                f"{size[1]}x{size[0]}; a sequence's frames must share one size"
+            )
         t = time.perf_counter()
         boxes[i] = tracker.update(image)
         update_seconds += time.perf_counter() - t

@@ -11,23 +11,47 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rlattn.datasets.otb_catalog import FIRST_FRAME, OTB100, archives
 from rlattn.datasets.sequence import Sequence, list_frames, read_boxes
 from rlattn.errors import RlattnError
 
+OTB_FOLDERS = frozenset(archives(OTB100))
 FRAME_TABLE = "seq_frames_tb100.tsv"
 
 
+DATA_ENV = "RLATTN_DATA"  # RLATTN_DATA_ROOT, its older name, is read too
+NO_DATA = (
+    "no benchmark data found: fetch it with 'rlattn data get otb2015' (or otb2013, tb50, vot2016, or "
+    "sequence names), point RLATTN_DATA at your own copy (<root>/otb/<Seq>/img/), or pass --data-root"
+)
+
+
+def user_data_root() -> Path:
+    """Where ``rlattn data get`` puts benchmarks by default: ``$XDG_CACHE_HOME/rlattn`` (``~/.cache/rlattn``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "rlattn"
+
+
+def shared_candidates() -> list[Path]:
+    """Where a ``shared/data`` folder beside the project is looked for."""
+    repo = Path(__file__).resolve().parents[2]
+    return [base / "shared" / "data" for base in (Path.cwd().parent, Path.cwd(), repo.parent)]
+
+
 def default_data_root() -> Path | None:
-    """``$RLATTN_DATA_ROOT``, else ``shared/data`` beside the working directory or beside the
-    repository of an editable install (notebooks run from ``notebooks/``), if present."""
-    env = os.environ.get("RLATTN_DATA_ROOT")
+    """The benchmark data, by one rule everywhere (after a command's own ``--data-root``):
+    ``$RLATTN_DATA``; else ``shared/data`` beside the working directory or beside the repository of
+    an editable install (notebooks run from ``notebooks/``); else the folder ``rlattn data get``
+    fills (:func:`user_data_root`) once it holds something. None when there is none of them."""
+    env = os.environ.get(DATA_ENV) or os.environ.get("RLATTN_DATA_ROOT")
     if env:
         return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    for base in (Path.cwd().parent, Path.cwd(), repo.parent):
-        cand = base / "shared" / "data"
+    for cand in shared_candidates():
         if cand.is_dir():
             return cand
+    user = user_data_root()
+    if any((user / sub).is_dir() for sub in ("otb", "vot")):
+        return user
     return None
 
 
@@ -95,12 +119,14 @@ def load_otb_sequence(
         table = read_frame_table(table_path) if table_path else {}
         if key in table:
             first = table[key][0]
+        elif seq_dir.name in OTB_FOLDERS:  # a benchmark folder without the toolkit's table beside it
+            first = FIRST_FRAME.get(seq_dir.name, 1)
         else:
             raise RlattnError(
                 f"{seq_dir.name}: {len(frames)} frames but {len(boxes)} ground-truth boxes in {gt_path.name}; "
                 f"pass --start-frame N if the annotation starts at frame N (OTB's David starts at 300)"
             )
-    first = first or 1
+    first = 1 if first is None else first
     if first < 1 or first - 1 + len(boxes) > len(frames):
         raise RlattnError(
             f"{seq_dir.name}: {len(boxes)} boxes from frame {first} need {first - 1 + len(boxes)} frames, "

@@ -61,7 +61,20 @@ def load_image(path: Path) -> np.ndarray:
     if img is None:
         what = "missing" if not Path(path).exists() else "unreadable (not an image, or truncated)"
         raise RlattnError(f"frame {path} is {what}")
+    if Path(path).suffix.lower() in (".jpg", ".jpeg") and not _jpeg_complete(Path(path)):
+        # libjpeg decodes a cut file into a half-grey frame with only a warning on stderr
+        raise RlattnError(f"frame {path} is truncated (its JPEG data ends without an end-of-image marker)")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _jpeg_complete(path: Path, tail: int = 4096) -> bool:
+    """Whether a JPEG file holds its end-of-image marker (FF D9) near its end. Inside the compressed
+    data every FF byte is followed by 00 or a restart marker, so FF D9 there can only be the end."""
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(size - tail, 0))
+        return b"\xff\xd9" in fh.read()
 
 
 def list_frames(folder: Path) -> list[Path]:
@@ -81,15 +94,16 @@ def _natural_key(path: Path) -> list:
 _SPLIT = re.compile(r"[,\s;]+")
 
 
-def read_rows(path: Path) -> list[np.ndarray]:
-    """Numeric rows of a comma/tab/space separated annotation file; trailing blank lines skipped."""
+def read_rows(path: Path, what: str = "ground-truth file") -> list[np.ndarray]:
+    """Numeric rows of a comma/tab/space separated annotation (or result: ``what``) file; trailing
+    blank lines skipped."""
     if not path.is_file():
-        raise RlattnError(f"ground-truth file not found: {path}")
+        raise RlattnError(f"{what} not found: {path}")
     lines = path.read_text(errors="replace").splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
-        raise RlattnError(f"ground-truth file {path} is empty")
+        raise RlattnError(f"{what} {path} is empty")
     rows = []
     for no, line in enumerate(lines, 1):
         parts = [p for p in _SPLIT.split(line.strip()) if p]

@@ -69,7 +69,8 @@ def lookup(annotations: dict, key: str):
 
 
 def sequence_set(name: str, meta_dirs: list[Path]) -> list[str]:
-    """Sequence keys of a named set, read from the first folder holding its list file."""
+    """Sequence keys of a named set, read from the first folder holding its list file (else from
+    :mod:`rlattn.datasets.otb_catalog`)."""
     if name == "synthetic":
         from rlattn.datasets.synthetic import SYNTHETIC_SET
 
@@ -81,4 +82,6 @@ def sequence_set(name: str, meta_dirs: list[Path]) -> list[str]:
         if f.is_file():
             lines = [line.split("\t")[0].strip() for line in f.read_text().splitlines() if line.strip()]
             return [sequence_key(n) for n in lines]
-    raise RlattnError(f"list of {name} ({SET_FILES[name]}) not found in {', '.join(map(str, meta_dirs))}")
+    from rlattn.datasets.otb_catalog import SETS
+
+    return [sequence_key(n) for n in SETS[name]]  # no toolkit list beside the data: the benchmark's own

@@ -73,6 +73,9 @@ def evaluate_folder(
             continue
         if nan_rows:
             problems.append(f"{files[key].name}: {nan_rows} NaN boxes (each replaced by the previous box)")
+        inf_rows = int(np.isinf(boxes[1:n]).any(axis=1).sum())
+        if inf_rows:
+            problems.append(f"{files[key].name}: {inf_rows} boxes with infinite values (scored as misses)")
         per_seq[key] = evaluate_sequence(boxes[:n], gt, protocol)  # longer results: the toolkit truncates
         per_seq[key]["attributes"] = anno.attributes
         if res.fps:

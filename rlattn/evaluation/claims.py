@@ -88,7 +88,9 @@ def describe_results(folder: Path) -> str:
     for p in files:
         try:
             info = json.loads(p.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if not isinstance(info, dict):
             continue
         cfg = info.get("config") or {}
         modes[cfg.get("mode", "?")] += 1

@@ -43,7 +43,7 @@ def read_result_file(path: Path) -> TrackerResult:
     path = Path(path)
     if path.suffix == ".mat":
         return _read_mat(path)
-    rows = read_rows(path)
+    rows = read_rows(path, "result file")
     bad = [i + 1 for i, r in enumerate(rows) if len(r) != 4]
     if bad:
         raise RlattnError(f"{path}: line {bad[0]} does not hold 4 numbers x,y,w,h")
@@ -51,9 +51,11 @@ def read_result_file(path: Path) -> TrackerResult:
     meta = path.with_suffix(".json")
     if meta.is_file():
         try:
-            fps = json.loads(meta.read_text()).get("fps")
-        except json.JSONDecodeError:
-            fps = None
+            info = json.loads(meta.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            info = None
+        fps = info.get("fps") if isinstance(info, dict) else None
+        fps = float(fps) if isinstance(fps, int | float) and not isinstance(fps, bool) else None
     return TrackerResult(np.stack(rows), fps)
 
 
@@ -98,5 +100,11 @@ def find_result_files(folder: Path) -> dict[str, Path]:
     for p in sorted(folder.iterdir()):
         if p.suffix not in (".txt", ".mat") or p.name.startswith("."):
             continue
-        files[sequence_key(p.stem.split("_")[0])] = p
+        key = sequence_key(p.stem.split("_")[0])
+        if key in files:
+            raise RlattnError(
+                f"{folder} holds two result files for {key}: {files[key].name} and {p.name}; "
+                "keep one tracker's results per folder"
+            )
+        files[key] = p
     return files

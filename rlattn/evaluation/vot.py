@@ -165,7 +165,7 @@ def write_vot_result(path: Path, run: SupervisedRun) -> None:
 def read_vot_result(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, boxes)`` from a VOT text result (``1``/``2``/``0`` codes, 4- or 8-value regions in
     VOT's 0-based coordinates); boxes are returned 1-based, like the loaded ground truth."""
-    rows = read_rows(Path(path))
+    rows = read_rows(Path(path), "result file")
     codes = np.full(len(rows), -1, dtype=int)
     boxes = np.full((len(rows), 4), np.nan)
     for i, r in enumerate(rows):

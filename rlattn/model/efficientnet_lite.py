@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rlattn.errors import RlattnError
+from rlattn.model.state import load_state_strict
 
 # (expand ratio, kernel, stride, out channels, repeats) of EfficientNet-B0/Lite0's seven stages.
 STAGES = [
@@ -267,10 +268,7 @@ def load_efficientnet_lite0(weights: str | Path | None = None) -> EfficientNetLi
     path = Path(weights) if weights else default_weights_path()
     if not path.is_file():
         raise RlattnError(f"EfficientNet-Lite0 weights file not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    net = EfficientNetLite0()
-    net.load_state_dict(state, strict=True)
-    return net
+    return load_state_strict(EfficientNetLite0(), path, "EfficientNet-Lite0")
 
 
 def efficientnet_lite0_features(weights: str | Path | None = None, cut_block: int = CUT_BLOCK) -> EfficientNetLite0:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from rlattn.errors import RlattnError
+from rlattn.model.state import load_state_strict
 
 WHERE_TO_GET = (
     "download imagenet-vgg-m.mat from https://www.vlfeat.org/matconvnet/pretrained/ "
@@ -100,9 +101,5 @@ def load_vggm(weights: str | Path | None) -> VGGMFeatures:
             conv.weight.data.copy_(w)
             conv.bias.data.copy_(torch.from_numpy(b))
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise RlattnError(f"{path} is not a VGGMFeatures state dict: {str(exc).splitlines()[0]}") from exc
+        load_state_strict(net, path, "VGG-M (VGGMFeatures)")
     return net
