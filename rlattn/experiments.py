@@ -233,6 +233,22 @@ def _outcome(
     return TaskOutcome(label, error, time.perf_counter() - start, fps, socket.gethostname(), os.getpid(), busy)
 
 
+def _run_once(task, lock: Path) -> TaskOutcome:
+    """Run ``task._track`` unless another process is running it (``busy``) or its result is there."""
+    from rlattn.results import exclusive
+
+    start = time.perf_counter()
+    with exclusive(lock) as mine:
+        if not mine:
+            # another run tracks this sequence into the same folder right now
+            return _outcome(task.label, start, busy=True)
+        if task.finished():
+            # already there: another run of the same folder, or Dask recomputing a result it lost
+            # with a dead worker, must not redo (and rewrite) finished work
+            return _outcome(task.label, start)
+        return task._track(start)
+
+
 @dataclass(frozen=True)
 class SequenceTask:
     """One OTB-style run: a tracker configuration over one sequence, into ``out_dir``."""
@@ -261,18 +277,7 @@ class SequenceTask:
         return isinstance(info, dict) and info.get("config_hash") == self.config_hash
 
     def __call__(self) -> TaskOutcome:
-        from rlattn.results import exclusive
-
-        start = time.perf_counter()
-        with exclusive(self.out_dir / f".{self.ref.result_name}.lock") as mine:
-            if not mine:
-                # another run tracks this sequence into the same folder right now
-                return _outcome(self.label, start, busy=True)
-            if self.finished():
-                # already there: another run of the same folder, or Dask recomputing a result it
-                # lost with a dead worker, must not redo (and rewrite) finished work
-                return _outcome(self.label, start)
-            return self._track(start)
+        return _run_once(self, self.out_dir / f".{self.ref.result_name}.lock")
 
     def _track(self, start: float) -> TaskOutcome:
         from rlattn.results import write_run
@@ -321,15 +326,7 @@ class VotRunTask:
         return self.path.is_file()
 
     def __call__(self) -> TaskOutcome:
-        from rlattn.results import exclusive
-
-        start = time.perf_counter()
-        with exclusive(self.path.parent / f".{self.name}.lock") as mine:
-            if not mine:
-                return _outcome(self.label, start, busy=True)
-            if self.finished():
-                return _outcome(self.label, start)
-            return self._track(start)
+        return _run_once(self, self.path.parent / f".{self.name}.lock")
 
     def _track(self, start: float) -> TaskOutcome:
         from rlattn.datasets import load_vot_sequence

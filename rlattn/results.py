@@ -25,7 +25,8 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once: setting the umask to read it is not thread-safe
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def _write_beside(path: Path, text: str) -> str:
+    """``text`` in a new temporary file beside ``path`` (readable as the user's files are); its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -33,6 +34,15 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
         # mkstemp makes the file 0600; results are shared like any other file the user writes
         os.chmod(tmp, 0o666 & ~_UMASK)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = _write_beside(path, text)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -46,12 +56,8 @@ def create_exclusive(path: Path, text: str) -> bool:
     place: ``link`` fails on an existing name), so two processes can never both create it, and
     neither can read it half-written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _write_beside(path, text)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_UMASK)
         os.link(tmp, path)
         return True
     except FileExistsError:
