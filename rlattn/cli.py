@@ -229,9 +229,9 @@ def _otb_scoring(args: argparse.Namespace) -> tuple[dict, list[str]]:
         args.annotations = args.annotations or SYNTHETIC_ROOT / "otb"
     anno_dir = args.annotations
     if anno_dir is None and root is not None:
-        # the toolkit's annotation folder where there is one, else the sequences' own ground truth
-        anno_dir = root / "otb_meta" / "anno_tb100"
-        anno_dir = anno_dir if anno_dir.is_dir() else root / "otb"
+        from rlattn.datasets.otb import annotation_folder
+
+        anno_dir = annotation_folder(root)
     if anno_dir is None:
         from rlattn.datasets.otb import NO_DATA
 
@@ -666,13 +666,10 @@ def _add_data(sub) -> None:
 
 
 def _data_target(args: argparse.Namespace) -> Path:
-    import os
-
     from rlattn.arguments import writable_folder
-    from rlattn.datasets.otb import DATA_ENV, user_data_root
+    from rlattn.datasets.otb import env_data_root, user_data_root
 
-    root = args.root or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else user_data_root())
-    return writable_folder(root, "--root")
+    return writable_folder(args.root or env_data_root() or user_data_root(), "--root")
 
 
 def cmd_data_get(args: argparse.Namespace) -> int:
@@ -699,17 +696,16 @@ def _subfolders(folder: Path) -> list[Path]:
 
 
 def cmd_data_list(args: argparse.Namespace) -> int:
-    import os
-
     from rlattn.datasets.download import VOT_STACKS, folder_size
-    from rlattn.datasets.otb import DATA_ENV, default_data_root, user_data_root
+    from rlattn.datasets.otb import DATA_ENV, default_data_root, env_data_root, user_data_root
     from rlattn.datasets.otb_catalog import SETS, archives
 
     print("known sets: " + ", ".join(f"{k} ({len(v)} targets)" for k, v in SETS.items() if k != "otb100"))
     print("            " + ", ".join(f"{k} (VOT toolkit stack)" for k in VOT_STACKS))
     found = default_data_root()
     print(f"data used by default: {found or 'none'}")
-    places = {"$" + DATA_ENV: os.environ.get(DATA_ENV), "default": str(found) if found else None,
+    env = env_data_root()
+    places = {"$" + DATA_ENV: str(env) if env else None, "default": str(found) if found else None,
               "rlattn data get": str(user_data_root())}  # fmt: skip
     seen = set()
     for label, where in places.items():

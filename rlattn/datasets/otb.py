@@ -32,6 +32,19 @@ def user_data_root() -> Path:
     return Path(cache) / "rlattn"
 
 
+def env_data_root() -> Path | None:
+    """``$RLATTN_DATA`` (or its older name ``$RLATTN_DATA_ROOT``) when set."""
+    env = os.environ.get(DATA_ENV) or os.environ.get("RLATTN_DATA_ROOT")
+    return Path(env) if env else None
+
+
+def annotation_folder(root: Path) -> Path:
+    """Where OTB ground truth is read under a data root: the toolkit's ``otb_meta/anno_tb100`` where
+    there is one, else the sequences' own ``groundtruth_rect`` files under ``otb/``."""
+    toolkit = Path(root) / "otb_meta" / "anno_tb100"
+    return toolkit if toolkit.is_dir() else Path(root) / "otb"
+
+
 def shared_candidates() -> list[Path]:
     """Where a ``shared/data`` folder beside the project is looked for."""
     repo = Path(__file__).resolve().parents[2]
@@ -43,9 +56,9 @@ def default_data_root() -> Path | None:
     ``$RLATTN_DATA``; else ``shared/data`` beside the working directory or beside the repository of
     an editable install (notebooks run from ``notebooks/``); else the folder ``rlattn data get``
     fills (:func:`user_data_root`) once it holds something. None when there is none of them."""
-    env = os.environ.get(DATA_ENV) or os.environ.get("RLATTN_DATA_ROOT")
-    if env:
-        return Path(env)
+    env = env_data_root()
+    if env is not None:
+        return env
     for cand in shared_candidates():
         if cand.is_dir():
             return cand

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlattn.datasets.otb import default_data_root
+from rlattn.datasets.otb import annotation_folder, default_data_root
 from rlattn.datasets.synthetic import SYNTHETIC_SET, make_synthetic_dataset
 
 
@@ -23,8 +23,7 @@ class DataChoice:
     @property
     def annotations(self) -> Path:
         """The toolkit's annotation folder where there is one, else the sequences' own ground truth."""
-        toolkit = self.root / "otb_meta" / "anno_tb100"
-        return toolkit if toolkit.is_dir() else self.root / "otb"
+        return annotation_folder(self.root)
 
 
 def choose_data(
