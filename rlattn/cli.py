@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -747,6 +748,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rlattn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rlattn data list | head` closed the pipe: not an error, like any filter
+        # Python would complain again when it flushes stdout at exit; point stdout at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # a full disk, a read-only folder, a vanished file: the user's to fix
         where = f": {exc.filename}" if exc.filename else ""
         print(f"rlattn: error: {exc.strerror or exc}{where}", file=sys.stderr)

@@ -3,6 +3,9 @@ on a machine that has none."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import rlattn.datasets.otb as otb
@@ -59,3 +62,12 @@ def test_commands_without_data_say_how_to_get_it(no_data, capsys, command):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "rlattn data get" in err and "RLATTN_DATA" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_closed_pipe_is_not_an_error():
+    """`rlattn data list | head -1`: the reader stops early; the command ends quietly with 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "rlattn.cli", "data", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command writes a line
+    assert proc.wait(timeout=120) == 0
+    assert proc.stderr.read() == b""
