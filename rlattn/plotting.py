@@ -20,7 +20,16 @@ def _plt():
 
 
 def _curves(
-    ax, reports, key: str, score: str, x: np.ndarray, title: str, xlabel: str, ylabel: str, overall=lambda r: r.overall
+    ax,
+    reports,
+    key: str,
+    score: str,
+    x: np.ndarray,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    overall=lambda r: r.overall,
+    legend: bool = True,
 ) -> None:
     colours = {r.tracker: f"C{i % 10}" for i, r in enumerate(reports)}  # one colour per tracker in every panel
     ranked = sorted(reports, key=lambda r: -overall(r)[score])
@@ -40,7 +49,8 @@ def _curves(
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left" if key == "success_curve" else "lower right")
+    if legend:
+        ax.legend(fontsize=7, loc="lower left" if key == "success_curve" else "lower right")
 
 
 def ope_plots(reports, path: Path, dataset: str) -> Path:
@@ -74,30 +84,43 @@ def ope_plots(reports, path: Path, dataset: str) -> Path:
 
 
 def attribute_plots(reports, path: Path, dataset: str) -> Path:
-    """Success plots for each of the 11 OTB attributes present in the results."""
+    """Success plots for each of the 11 OTB attributes present in the results: one legend for the
+    figure (trackers by overall AUC), and in each panel's title the attribute's best tracker."""
     plt = _plt()
     attrs = [a for a in ATTRIBUTES if all(a in r.per_attribute for r in reports)]
-    cols = 4
+    cols = 3
     rows = max(1, int(np.ceil(len(attrs) / cols)))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False)
+    legend_row = 0 if len(attrs) < rows * cols else 1.2  # inches below the panels when none is free
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows + legend_row), squeeze=False)
     for ax, attr in zip(axes.flat, attrs):
         n = reports[0].per_attribute[attr]["sequences"]
+        best = max(reports, key=lambda r, a=attr: r.per_attribute[a]["auc"])
         _curves(
             ax,
             reports,
             "success_curve",
             "auc",
             IOU_THRESHOLDS,
-            f"{attr} ({n} sequences)",
+            f"{attr} ({n} seq.)\nbest: {best.tracker} {best.per_attribute[attr]['auc']:.3f}",
             "Overlap threshold",
             "Success rate",
             overall=lambda r, a=attr: r.per_attribute[a],
+            legend=False,
         )
-    for ax in list(axes.flat)[len(attrs) :]:
+    spare = list(axes.flat)[len(attrs) :]
+    for ax in spare:
         ax.axis("off")
+    ranked = sorted(reports, key=lambda r: -r.overall["auc"])
+    handles = {h.get_label().split(" [")[0]: h for h in axes.flat[0].get_lines()}
+    shown = [r for r in ranked if r.tracker in handles]
+    labels = [f"{r.tracker} [{r.overall['auc']:.3f} overall]" for r in shown]
+    if spare:  # the legend takes the first empty panel
+        spare[0].legend([handles[r.tracker] for r in shown], labels, loc="center", fontsize=9, frameon=False)
+    else:
+        fig.legend([handles[r.tracker] for r in shown], labels, loc="lower center", ncol=3, fontsize=9, frameon=False)
     fig.suptitle(f"Success plots of OPE per attribute on {dataset}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.tight_layout(rect=(0, legend_row / (3.6 * rows + legend_row), 1, 1))
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
 
