@@ -23,10 +23,11 @@ test: install
 
 # the book from the committed (executed) notebooks; -W: a warning fails the build
 book: install
+	$(BIN)/python -m rlattn.execution page notebooks book/generated/execution.md
 	$(BIN)/jupyter-book build . -W --keep-going -q
 
 # re-execute every notebook with its default parameters (do this before committing a changed chapter)
 notebooks: install
-	for nb in notebooks/[0-9]*.ipynb; do (cd notebooks && ../$(BIN)/papermill -k python3 $$(basename $$nb) $$(basename $$nb)) || exit 1; done
+	for nb in notebooks/[0-9]*.ipynb; do (cd notebooks && ../$(BIN)/papermill -k python3 $$(basename $$nb) $$(basename $$nb)) && $(BIN)/python -m rlattn.execution stamp $$nb || exit 1; done
 
 .PHONY: install demo test book notebooks
