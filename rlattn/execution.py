@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(execution_page(execution_rows(Path(args[1]))))
         return 0
-    print(__doc__.strip().splitlines()[-2:], file=sys.stderr)
+    print("usage: python -m rlattn.execution stamp NOTEBOOK... | page FOLDER OUT.md", file=sys.stderr)
     return 2
 
 
