@@ -341,3 +341,18 @@ def test_a_one_seed_folder_refuses_another_seed(tmp_path):
     with pytest.raises(RlattnError, match="holds results of seed 3, not 4"):
         sequence_tasks(TrackerSpec("dat", TrackerConfig.quick(seed=4)), refs, out)
     assert sequence_tasks(TrackerSpec("dat", TrackerConfig.quick(seed=4)), refs, out, seeds=[4])  # seed4/ is free
+
+
+def test_describe_results_names_only_the_seeds_used(tmp_path):
+    import json
+
+    from rlattn.evaluation.claims import describe_results
+
+    for seed, machine in ((0, "CPU A, 2 CPUs"), (1, "CPU A, 2 CPUs"), (2, "CPU B, 2 CPUs")):
+        (tmp_path / f"seed{seed}").mkdir()
+        info = {"config": {"mode": "fast", "backbone": "efficientnet_lite0", "seed": seed},
+                "run": {"machine": machine, "commit": "abc", "finished": "2026-12-02T08:00"}}
+        (tmp_path / f"seed{seed}" / "Car4.json").write_text(json.dumps(info))
+    text = describe_results(tmp_path, seeds=[0, 1])
+    assert "seeds [0, 1]" in text and "CPU B" not in text
+    assert "seeds [0, 1, 2]" in describe_results(tmp_path) and "CPU A, 2 CPUs / CPU B" in describe_results(tmp_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,11 +78,15 @@ def pending_claim(source: str, claim: str, paper: str, why: str, where: str) -> 
     return Claim(source, claim, paper, "–", why, NOT_MEASURED, where)
 
 
-def describe_results(folder: Path) -> str:
+def describe_results(folder: Path, seeds: Iterable[int] | None = None) -> str:
     """How a configuration's committed results were made, from their own ``.json`` files: mode,
-    backbone, seeds, machine(s) and the code version recorded."""
+    backbone, seeds, machine(s) and the code version recorded. ``seeds``: describe only those (the
+    seeds a statistic used, not a seed folder still being filled)."""
     folder = Path(folder)
     files = [p for p in folder.rglob("*.json") if p.name != "rlattn-config.json"]
+    if seeds is not None:
+        wanted = {f"seed{s}" for s in seeds}
+        files = [p for p in files if p.parent == folder or p.parent.name in wanted]
     if not files:
         return f"no results in {folder.name}"
     modes, backbones, machines, commits, seeds, dates = Counter(), Counter(), Counter(), Counter(), set(), set()
@@ -101,8 +106,8 @@ def describe_results(folder: Path) -> str:
         commits[run.get("commit") or "commit in data/results/README.md"] += 1
         dates.add(str(run.get("finished", ""))[:10] or "before 2026-11-25")
 
-    def top(c: Counter) -> str:
-        return ", ".join(k for k, _ in c.most_common(2))
+    def top(c: Counter) -> str:  # machine descriptions hold commas themselves
+        return " / ".join(k for k, _ in c.most_common(2))
 
     made = sorted(dates)
     when = made[0] if len(made) == 1 else f"{made[0]} to {made[-1]}"
