@@ -44,6 +44,7 @@ class TaskOutcome:
     host: str = ""
     pid: int = 0
     busy: bool = False  # left alone: another process was tracking it into the same folder
+    found: bool = False  # not tracked: its result was there when the task got its turn
 
 
 class Task(Protocol):
@@ -68,6 +69,8 @@ class RunSummary:
         self.outcomes.append(outcome)
         if outcome.busy:
             self.busy.append(outcome.label)
+        elif outcome.found:
+            self.skipped.append(outcome.label)
         elif outcome.error is None:
             self.done.append(outcome.label)
         else:

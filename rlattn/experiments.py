@@ -228,9 +228,14 @@ def _provenance() -> dict:
 
 
 def _outcome(
-    label: str, start: float, error: str | None = None, fps: float | None = None, busy: bool = False
+    label: str,
+    start: float,
+    error: str | None = None,
+    fps: float | None = None,
+    busy: bool = False,
+    found: bool = False,
 ) -> TaskOutcome:
-    return TaskOutcome(label, error, time.perf_counter() - start, fps, socket.gethostname(), os.getpid(), busy)
+    return TaskOutcome(label, error, time.perf_counter() - start, fps, socket.gethostname(), os.getpid(), busy, found)
 
 
 def _run_once(task, lock: Path) -> TaskOutcome:
@@ -244,8 +249,8 @@ def _run_once(task, lock: Path) -> TaskOutcome:
             return _outcome(task.label, start, busy=True)
         if task.finished():
             # already there: another run of the same folder, or Dask recomputing a result it lost
-            # with a dead worker, must not redo (and rewrite) finished work
-            return _outcome(task.label, start)
+            # with a dead worker, must not redo (and rewrite) finished work, nor count it as done
+            return _outcome(task.label, start, found=True)
         return task._track(start)
 
 

@@ -432,3 +432,24 @@ def test_result_files_are_readable_by_others(data_root, tmp_path):
     os.umask(mask)
     for path in [*Path(tmp_path / "r").iterdir()]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path.name
+
+
+def test_a_result_finished_by_another_run_while_waiting_counts_as_found(tmp_path):
+    """Run B saw a sequence unfinished, run A finished it before B's task got its turn: B must
+    neither track it again nor report it as its own work (the cause of a flaky 5-of-4 count)."""
+    from rlattn.executors import RunSummary
+    from rlattn.experiments import _run_once
+
+    class Finished:
+        label = "Alpha"
+
+        def finished(self):
+            return True
+
+        def _track(self, start):
+            raise AssertionError("tracked twice")
+
+    outcome = _run_once(Finished(), tmp_path / ".Alpha.lock")
+    summary = RunSummary()
+    summary.record(outcome)
+    assert outcome.found and summary.skipped == ["Alpha"] and not summary.done
