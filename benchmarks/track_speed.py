@@ -36,6 +36,7 @@ PHASES = ("features", "train_init", "candidates", "collect", "update", "attentio
 def _run(args: dict) -> dict:
     import torch
 
+    from rlattn.allocator import keep_large_allocations
     from rlattn.boxes import iou
     from rlattn.config import TrackerConfig
     from rlattn.datasets import make_synthetic_sequence, open_sequence
@@ -52,6 +53,7 @@ def _run(args: dict) -> dict:
     seq = seq.truncated(args["frames"])
     base = TrackerConfig.quick() if args["quick"] else TrackerConfig()
     changes = {"lam": args["lam"], "mode": args["mode"], "device": args["device"], "backbone": args["backbone"]}
+    changes["mining_precision"] = args["mining_precision"]
     if args["reg_samples"]:
         changes["reg_samples"] = args["reg_samples"]
     cfg = base.replace(**changes)
@@ -69,6 +71,8 @@ def _run(args: dict) -> dict:
         "device": cfg.device,
         "quick": args["quick"],
         "threads": torch.get_num_threads(),
+        "allocator": keep_large_allocations(),
+        "mining": info.get("compute_paths", {}).get("mining"),
         "fps": info["fps"],
         "init_seconds": info["init_seconds"],
         "wall_seconds": wall,
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reg-samples", type=int, help="fast mode: samples per mini-batch carrying R (default 8)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--mining-precision", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--quick", action="store_true", help="TrackerConfig.quick() (fewer samples and iterations)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--json", type=Path, help="also write the results here")
@@ -124,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             "device": a.device,
             "backbone": a.backbone,
             "quick": a.quick,
+            "mining_precision": a.mining_precision,
             "threads": a.threads,
             "progress": not a.no_progress,
         }
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg = "quick" if a.quick else "paper"
             print(
                 f"{r['sequence']} ({r['frames']} frames), λ={r['lam']:g}, {r['backbone']}, {r['device']}, "
-                f"{r['threads']} threads, {cfg} config"
+                f"{r['threads']} threads, {cfg} config; mining: {r['mining']}; allocator: {r['allocator']}"
             )
         print(_row(r), flush=True)
     by_mode = {r["mode"]: r for r in results}

@@ -27,12 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rlattn.allocator import keep_large_allocations
 from rlattn.attention import attention_pair, cross_entropy, regulariser
 from rlattn.config import TrackerConfig
 from rlattn.machine import cpu_description
 from rlattn.model import DATNet
+from rlattn.precision import resolve
 from rlattn.tracker import shared_backbone
-from rlattn.training import make_optimizer
+from rlattn.training import make_optimizer, mine_hard
 
 
 def _ms(fn, repeats: int, cuda: bool) -> float:
@@ -53,6 +55,7 @@ def _ms(fn, repeats: int, cuda: bool) -> float:
 def measure(cfg: TrackerConfig, repeats: int = 5) -> dict:
     """Milliseconds of each unavoidable step of the schedule in ``cfg`` (see the module doc)."""
     dev, cuda = cfg.device, cfg.device.startswith("cuda")
+    keep_large_allocations()  # as the tracker does
     torch.manual_seed(cfg.seed)
     backbone = shared_backbone(cfg.backbone, cfg.weights, dev)
     net = DATNet(backbone, cfg.img_size).to(dev).eval()
@@ -67,6 +70,8 @@ def measure(cfg: TrackerConfig, repeats: int = 5) -> dict:
     def score(feats: torch.Tensor):
         with torch.no_grad():
             return clf(feats)
+
+    mining_dtype, mining_path = resolve(cfg.mining_precision, dev)
 
     def ce_step():
         net.train()
@@ -86,7 +91,8 @@ def measure(cfg: TrackerConfig, repeats: int = 5) -> dict:
 
     mining_flop = 2 * cfg.batch_neg_cand * sum(m.in_features * m.out_features for m in _linears(clf))
     out = {
-        "mining_ms": _ms(lambda: score(candidates), repeats, cuda),
+        "mining_ms": _ms(lambda: mine_hard(clf, candidates, cfg.batch_neg, mining_dtype), repeats, cuda),
+        "mining_path": mining_path,
         "scoring_ms": _ms(lambda: score(scored), repeats, cuda),
         "ce_step_ms": _ms(ce_step, repeats, cuda),
     }
@@ -128,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reg-samples", type=int, default=TrackerConfig.reg_samples)
     p.add_argument("--iters-update", type=int, default=TrackerConfig.iters_update, help="H2 (paper: 15)")
     p.add_argument("--long-interval", type=int, default=TrackerConfig.long_interval, help="T (paper: 10)")
+    p.add_argument("--mining-precision", default="float32", choices=["float32", "bfloat16"])
     p.add_argument("--quick", action="store_true", help="TrackerConfig.quick()'s sizes")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--repeats", type=int, default=5)
@@ -137,17 +144,20 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     base = TrackerConfig.quick() if a.quick else TrackerConfig()
     schedule = {"reg_samples": a.reg_samples, "iters_update": a.iters_update, "long_interval": a.long_interval}
-    cfg = base.replace(device=a.device, lam=a.lam, **schedule)
+    cfg = base.replace(device=a.device, lam=a.lam, mining_precision=a.mining_precision, **schedule)
     ms = measure(cfg, a.repeats)
     machine = cpu_description() + (f", {torch.cuda.get_device_name()}" if cfg.device.startswith("cuda") else "")
-    print(f"machine: {machine}; {torch.get_num_threads()} torch threads, device {cfg.device}")
+    print(
+        f"machine: {machine}; {torch.get_num_threads()} torch threads, device {cfg.device}; "
+        f"allocator: {keep_large_allocations()}"
+    )
     print(
         f"schedule: {cfg.iters_update} iterations every {cfg.long_interval} frames, {cfg.n_samples} candidates, "
         f"mining among {cfg.batch_neg_cand}, λ = {cfg.lam:g}, R on {cfg.reg_samples} patches (fast) / "
         f"{cfg.batch_pos + cfg.batch_neg} (exact), {cfg.iters_init} first-frame iterations"
     )
     print(
-        f"per iteration: mining {ms['mining_ms']:.1f} ms ({ms['mining_gflops']:.0f} GFLOP/s), "
+        f"per iteration: mining {ms['mining_ms']:.1f} ms ({ms['mining_gflops']:.0f} GFLOP/s, {ms['mining_path']}), "
         f"cross-entropy step {ms['ce_step_ms']:.1f} ms"
         + (f", regulariser {ms['reg_fast_ms']:.1f} ms (fast) / {ms['reg_exact_ms']:.0f} ms (exact)" if cfg.lam else "")
     )

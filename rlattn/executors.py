@@ -30,6 +30,7 @@ from typing import Protocol
 
 from tqdm import tqdm  # text bars: ipywidgets bars in headless notebook runs can hang nbclient
 
+from rlattn.allocator import keep_large_allocations
 from rlattn.errors import RlattnError
 
 
@@ -105,7 +106,7 @@ def run_with_threads(task: Task, threads: int | None, owner: int | None = None) 
     if owner is not None:
         exit_with_owner(owner)
     limit_threads(threads)
-    undo_malloc_trim()
+    keep_large_allocations()  # Dask's nannies lower glibc's thresholds (rlattn.allocator)
     return task()
 
 
@@ -131,32 +132,6 @@ def exit_with_owner(owner: int, interval: float = 1.0) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="rlattn-exit-with-owner", daemon=True).start()
-
-
-_MALLOC_TUNED = False
-
-
-def undo_malloc_trim() -> None:
-    """Give glibc back its large-allocation settings when a Dask nanny took them away.
-
-    Dask's nannies start workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also freezes glibc's
-    mmap threshold at 128 KiB: every tensor above it is then a fresh ``mmap`` of zeroed pages, and
-    one DAT sequence ran 2.3x slower in a worker than in a plain process (17.4 s vs 7.6 s, Car4,
-    50 frames). Raising both thresholds in the worker brings it back (7.8 s).
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-        return
-    _MALLOC_TUNED = True
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to undo
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 64 * 2**20)
-    libc.mallopt(m_trim_threshold, 256 * 2**20)
 
 
 def threads_per_worker(workers: int) -> int:

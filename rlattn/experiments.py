@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rlattn.allocator import keep_large_allocations
 from rlattn.config import DAT_VARIANTS, TrackerConfig
 from rlattn.datasets.otb import load_otb_sequence
 from rlattn.errors import RlattnError
@@ -33,7 +34,7 @@ MANIFEST = "rlattn-config.json"
 _NOT_HASHED = ("device", "extra", "seed")
 # fields added after results were made, left out of the hash at their default so that those
 # results' hashes (and folder names) stay valid
-_HASHED_IF_SET = {"feature_attention": False, "feature_attention_lr_mult": 10.0}
+_HASHED_IF_SET = {"feature_attention": False, "feature_attention_lr_mult": 10.0, "mining_precision": "float32"}
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ def _provenance() -> dict:
         "machine": cpu_description(),
         "commit": source_commit(),
         "torch_threads": torch.get_num_threads(),
+        "allocator": keep_large_allocations(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "rlattn": version("rlattn"),
         "torch": torch.__version__,

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from rlattn.allocator import keep_large_allocations
 from rlattn.bbreg import BBoxRegressor
 from rlattn.boxes import to_one_based, to_zero_based, validate_init_box, visible_part
 from rlattn.config import TrackerConfig
@@ -22,6 +23,7 @@ from rlattn.errors import RlattnError
 from rlattn.features import feature_extractor
 from rlattn.model import DATNet, build_backbone
 from rlattn.patches import image_tensor
+from rlattn.precision import resolve
 from rlattn.sampling import generate, generate_with_overlap
 from rlattn.training import SampleMemory, SamplePool, make_optimizer, train_classifier
 
@@ -81,6 +83,10 @@ class DATTracker:
         self.config = (config or TrackerConfig()).replace(**overrides)
         self.name = ("DAT" if self.config.lam > 0 else "MDNet") + ("+AF" if self.config.feature_attention else "")
         self.device = _check_device(self.config.device)
+        keep_large_allocations()
+        self.mining_dtype, mining = resolve(self.config.mining_precision, self.device)
+        # the numeric path each step took on this machine (a fallback says why), for result files
+        self.compute_paths = {"mining": mining}
         self.timings: dict[str, float] = {}
         self.history: list[dict] = []  # training records, for notebooks and diagnostics
         self.last_scores: np.ndarray | None = None
@@ -131,7 +137,16 @@ class DATTracker:
         hook = self.on_train_step
         callback = (lambda it, rec: hook(stage, it, rec)) if hook is not None else None
         records = train_classifier(
-            self.net, optimizer, pos, neg, iters, self.config, self.rng, callback, gradient_stats=self.record_gradients
+            self.net,
+            optimizer,
+            pos,
+            neg,
+            iters,
+            self.config,
+            self.rng,
+            callback,
+            gradient_stats=self.record_gradients,
+            mining_dtype=self.mining_dtype,
         )
         self.timings["attention"] = self.timings.get("attention", 0.0) + sum(r["attention_seconds"] for r in records)
         self.history.extend({"frame": self.frame, "stage": stage, **r} for r in records)

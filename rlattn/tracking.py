@@ -61,6 +61,9 @@ def track_sequence(
         "init_seconds": init_seconds,
         "update_seconds": update_seconds,
     }
+    paths = getattr(tracker, "compute_paths", None)
+    if paths:
+        info["compute_paths"] = dict(paths)
     timings = getattr(tracker, "timings", None)
     if timings:
         info["phase_seconds"] = {k: round(v, 4) for k, v in timings.items()}

@@ -124,6 +124,14 @@ def _subset_regulariser(
     return r[:kp].sum() * (len(pi) / kp) + r[kp:].sum() * (len(ni) / kn)
 
 
+def mine_hard(classifier: nn.Module, feats: torch.Tensor, k: int, dtype: torch.dtype = torch.float32) -> np.ndarray:
+    """Indices of the ``k`` rows of ``feats`` the classifier scores highest as target (MDNet's hard
+    negatives), scored in ``dtype``."""
+    with torch.no_grad(), torch.autocast(feats.device.type, dtype=dtype, enabled=dtype != torch.float32):
+        target = classifier(feats)[:, 1]
+    return target.float().topk(min(k, len(feats))).indices.cpu().numpy()
+
+
 def _split_backward(params: list[torch.Tensor], ce: torch.Tensor, weighted_reg: torch.Tensor) -> dict:
     """Set ``.grad = ∇CE + ∇(λ Σ R)`` from the two terms' own gradients; their norms and cosine."""
 
@@ -167,6 +175,7 @@ def train_classifier(
     rng: np.random.Generator,
     callback: Callable[[int, dict], None] | None = None,
     gradient_stats: bool = False,
+    mining_dtype: torch.dtype = torch.float32,
 ) -> list[dict]:
     """``iters`` SGD steps; returns per-iteration ``{"loss", "ce", "reg", "attention_seconds"}``.
 
@@ -178,6 +187,8 @@ def train_classifier(
     (``grad_total``), whether clipping at ``grad_clip`` fired and the norm after it. The two parts
     come from the one graph (each term differentiated on its own, then summed into ``.grad``), so
     the step is the same as without the statistics up to float rounding.
+
+    ``mining_dtype``: the type hard negatives are scored in (``rlattn.precision.resolve``).
     """
     if len(pos) == 0 or len(neg) == 0:
         return []
@@ -191,9 +202,7 @@ def train_classifier(
         pi = next(pos_batches)
         cand = next(neg_batches)
         net.eval()
-        with torch.no_grad():  # hard negatives: the candidates the classifier likes most
-            hard = net.classifier(neg.feats[torch.as_tensor(cand)])[:, 1]
-            ni = cand[hard.topk(min(cfg.batch_neg, len(cand))).indices.cpu().numpy()]
+        ni = cand[mine_hard(net.classifier, neg.feats[torch.as_tensor(cand)], cfg.batch_neg, mining_dtype)]
         net.train()
         labels = torch.cat([torch.ones(len(pi)), torch.zeros(len(ni))]).to(pos.feats.device)
         if cfg.lam == 0 or fast:

@@ -163,17 +163,13 @@ def _conv_cotangent(entry: dict, g: torch.Tensor) -> torch.Tensor:
 
 
 def _masked(t: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
-    """``t`` (k·N rows) times ReLU6's derivative at the N-row ``act`` (1 strictly inside (0, 6)),
-    fused in one kernel per block of N rows instead of building and multiplying 0/1 masks."""
+    """``t`` (k·N rows, a tensor nobody else holds) times ReLU6's derivative at the N-row ``act``
+    (1 strictly inside (0, 6)), in place: one fused kernel per block of N rows and no new tensor."""
     if act is None:
         return t
-    n = act.shape[0]
-    if t.shape[0] == n:
-        return torch.ops.aten.hardtanh_backward(t, act, 0.0, 6.0)
-    out = torch.empty_like(t)
-    for ti, oi in zip(t.split(n), out.split(n)):
-        torch.ops.aten.hardtanh_backward.grad_input(ti, act, 0.0, 6.0, grad_input=oi)
-    return out
+    for ti in t.split(act.shape[0]):
+        torch.ops.aten.hardtanh_backward.grad_input(ti, act, 0.0, 6.0, grad_input=ti)
+    return t
 
 
 class EfficientNetLite0(nn.Module):
