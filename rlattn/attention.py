@@ -40,10 +40,40 @@ def input_gradient(model: nn.Module, patches: torch.Tensor, cls: int, *, create_
     return grad
 
 
-def attention_maps(model: nn.Module, patches: torch.Tensor, cls: int, *, create_graph: bool = True) -> torch.Tensor:
-    """Positive part of ``∂f_cls/∂patches`` (Eq. 2) by double backprop; differentiable in the
-    model's weights unless ``create_graph=False`` (which is what the authors' release did)."""
-    return input_gradient(model, patches, cls, create_graph=create_graph).clamp(min=0)
+MAP_KINDS = ("input", "first_layer_energy")  # TrackerConfig.attention_map
+
+
+def first_layer_gradient(
+    model: nn.Module, patches: torch.Tensor, cls: int, *, create_graph: bool = True
+) -> torch.Tensor:
+    """``∂f_cls/∂h`` at ``h = backbone.first_layer(patches)`` (both signs) by backprop: the gradient
+    the authors' code hooked after conv1, here differentiable in the classifier's weights."""
+    with torch.no_grad():
+        h0 = model.backbone.first_layer(patches.detach())
+    h = h0.detach().requires_grad_(True)
+    with torch.enable_grad():
+        scores = model.classifier(model.backbone.rest(h).flatten(1))
+        (grad,) = torch.autograd.grad(scores[:, cls].sum(), h, create_graph=create_graph)
+    return grad
+
+
+def attention_maps(
+    model: nn.Module, patches: torch.Tensor, cls: int, *, create_graph: bool = True, kind: str = "input"
+) -> torch.Tensor:
+    """Class ``cls``'s attention maps by double backprop (the reference :func:`attention_pair` is
+    tested against); differentiable in the model's weights unless ``create_graph=False`` (which is
+    what the authors' release did).
+
+    ``kind="input"`` (the paper, Eq. 2): the positive part of ``∂f_cls/∂patches``, shaped like
+    the patches. ``kind="first_layer_energy"`` (what the authors' code computed): the squared
+    gradient at the backbone's first layer's output summed over its channels, ``Σ_c (∂f/∂h_c)²``,
+    one ``H'×W'`` map per patch at that layer's resolution (54×54 for EfficientNet-Lite0's stem).
+    """
+    if kind == "input":
+        return input_gradient(model, patches, cls, create_graph=create_graph).clamp(min=0)
+    if kind == "first_layer_energy":
+        return first_layer_gradient(model, patches, cls, create_graph=create_graph).pow(2).sum(1)
+    raise ValueError(f"unknown attention map kind {kind!r}; choose one of {', '.join(MAP_KINDS)}")
 
 
 def finite_difference(model: nn.Module, patch: torch.Tensor, cls: int, index: tuple[int, int, int], h: float = 1e-3):
@@ -83,18 +113,20 @@ class _BackboneVJP(torch.autograd.Function):
 
 
 class _LinearizedVJP(torch.autograd.Function):
-    """``G ↦ J(I)ᵀ G`` from a backbone's linearisation tape; backward ``U ↦ J(I) U``."""
+    """``G ↦ J(I)ᵀ G`` from a backbone's linearisation tape; backward ``U ↦ J(I) U``. ``at``:
+    ``"input"`` (the pixels) or ``"first_layer"`` (the cotangent at the first layer's output)."""
 
     @staticmethod
-    def forward(ctx, g, backbone, tape, in_shape):  # type: ignore[override]
-        ctx.backbone, ctx.tape = backbone, tape
+    def forward(ctx, g, backbone, tape, at):  # type: ignore[override]
+        ctx.backbone, ctx.tape, ctx.at = backbone, tape, at
         k, n = g.shape[:2]
-        return backbone.vjp_lin(tape, g.reshape(k * n, *g.shape[2:])).reshape(k, n, *in_shape)
+        v = backbone.vjp_lin(tape, g.reshape(k * n, *g.shape[2:]), stop=at)
+        return v.reshape(k, n, *v.shape[1:])
 
     @staticmethod
     def backward(ctx, u):  # type: ignore[override]
         k, n = u.shape[:2]
-        ju = ctx.backbone.jvp_lin(ctx.tape, u.reshape(k * n, *u.shape[2:]).contiguous())
+        ju = ctx.backbone.jvp_lin(ctx.tape, u.reshape(k * n, *u.shape[2:]).contiguous(), start=ctx.at)
         return ju.reshape(k, n, *ju.shape[1:]), None, None, None
 
 
@@ -129,28 +161,46 @@ def _class_gradients(classifier: nn.Module, feats: torch.Tensor) -> tuple[torch.
     return scores, g
 
 
-def attention_pair(model: nn.Module, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Scores ``(N, 2)`` and the maps ``A_p``, ``A_n`` (each like ``patches``) in one pass.
+def _to_maps(grads: torch.Tensor, kind: str) -> torch.Tensor:
+    """``(2, N, C, H, W)`` gradients of both classes → their maps (see :func:`attention_maps`)."""
+    return grads.clamp(min=0) if kind == "input" else grads.pow(2).sum(2)
+
+
+def attention_pair(
+    model: nn.Module, patches: torch.Tensor, kind: str = "input"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Scores ``(N, 2)`` and the maps ``A_p``, ``A_n`` of ``kind`` (see :func:`attention_maps`:
+    ``"input"`` maps are shaped like ``patches``) in one pass.
 
     ``model`` must be a :class:`rlattn.model.DATNet` (a frozen ``backbone`` and a ``classifier``).
     The maps are differentiable with respect to the classifier's parameters (see module doc).
     """
+    if kind not in MAP_KINDS:
+        raise ValueError(f"unknown attention map kind {kind!r}; choose one of {', '.join(MAP_KINDS)}")
+    at = "input" if kind == "input" else "first_layer"
     if hasattr(model.backbone, "linearize"):
         if len(patches) > ATTENTION_CHUNK:  # samples are independent; small chunks stay in cache
-            parts = [attention_pair(model, p) for p in patches.split(ATTENTION_CHUNK)]
+            parts = [attention_pair(model, p, kind) for p in patches.split(ATTENTION_CHUNK)]
             return tuple(torch.cat(t) for t in zip(*parts))  # type: ignore[return-value]
         x = patches.detach().contiguous(memory_format=torch.channels_last)
         out, tape = model.backbone.linearize(x)
         with torch.enable_grad():
             scores, g = _class_gradients(model.classifier, out.detach().flatten(1))
-            maps = _LinearizedVJP.apply(g.view(2, *out.shape), model.backbone, tape, tuple(x.shape[1:])).clamp(min=0)
+            maps = _to_maps(_LinearizedVJP.apply(g.view(2, *out.shape), model.backbone, tape, at), kind)
         return scores, maps[0], maps[1]
-    x = patches.detach().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    x = patches.detach().contiguous(memory_format=torch.channels_last)
+    trunk = model.backbone
+    if at == "first_layer":  # the rest of the backbone, from the first layer's output on
+        with torch.no_grad():
+            x = model.backbone.first_layer(x)
+        trunk = model.backbone.rest
+    x = x.requires_grad_(True)
     with torch.enable_grad():
-        feats = model.backbone(x).flatten(1)
+        feats = trunk(x).flatten(1)
         scores, g = _class_gradients(model.classifier, feats.detach())
-        maps = _BackboneVJP.apply(g, feats, x, model.backbone).clamp(min=0)
-    return scores, maps[0].view_as(x), maps[1].view_as(x)
+        grads = _BackboneVJP.apply(g, feats, x, trunk)
+        maps = _to_maps(grads, kind)
+    return scores, maps[0], maps[1]
 
 
 def map_stats(maps: torch.Tensor, eps: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:

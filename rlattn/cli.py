@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rlattn.config import BACKBONES, DAT_VARIANTS, DATASETS, MODES, TRACKERS, TrackerConfig
+from rlattn.config import BACKBONES, DAT_VARIANTS, DATASETS, MAP_KINDS, MODES, PRECISIONS, TRACKERS, TrackerConfig
 from rlattn.errors import RlattnError
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ def _config(args: argparse.Namespace, quick: bool, lam: float | None = None) -> 
         device=args.device,
         mode=args.mode,
         reg_samples=args.reg_samples,
+        attention_map=args.attention_map,
+        mining_precision=args.mining_precision,
     )
 
 
@@ -95,6 +97,18 @@ def _add_mode_args(p: argparse.ArgumentParser) -> None:
         "R on --reg-samples samples per mini-batch (~14x faster, see benchmarks/)",
     )
     p.add_argument("--reg-samples", type=int, default=8, help="fast mode: samples per mini-batch carrying R")
+    p.add_argument(
+        "--attention-map",
+        choices=MAP_KINDS,
+        default="input",
+        help="the map R regularises: input (Eq. 2, the paper) or first_layer_energy (the authors' code's map)",
+    )
+    p.add_argument(
+        "--mining-precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="hard-negative mining in bfloat16 (AMX; float32 where the CPU lacks it)",
+    )
 
 
 def _parse_box_arg(text: str) -> np.ndarray:

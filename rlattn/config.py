@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 BACKBONES = ("efficientnet_lite0", "vggm")
 MODES = ("exact", "fast")
 PRECISIONS = ("float32", "bfloat16")
+MAP_KINDS = ("input", "first_layer_energy")  # rlattn.attention.MAP_KINDS
 # mdnet = DAT with λ = 0; attfeat = MDNet + a feature-attention module (Table 2); the rest are OpenCV's
 DAT_VARIANTS = ("dat", "mdnet", "attfeat")
 TRACKERS = (*DAT_VARIANTS, "csrt", "kcf", "nanotrack")
@@ -37,6 +38,9 @@ class TrackerConfig:
 
     # --- reciprocative learning (Eq. 3-5) ---------------------------------------------------
     lam: float = 5.0  # λ; 0 gives plain MDNet (cross-entropy only)
+    # which map Eq. 3-4 regularise: "input" (Eq. 2, ∂f/∂I at the pixels) or "first_layer_energy"
+    # (Σ_c (∂f/∂h_c)² at the first layer's output, the authors' code's map; rlattn.attention)
+    attention_map: str = "input"
     eps: float = 1e-8  # guards the μ/σ and σ/μ ratios
     # Table 2's other way to attend: a module re-weighting the feature cells before fc4, learned
     # with the classifier (rlattn.model.feature_attention); the paper's variant has λ = 0
@@ -108,6 +112,8 @@ class TrackerConfig:
             raise RlattnError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
         if self.mode not in MODES:
             raise RlattnError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.attention_map not in MAP_KINDS:
+            raise RlattnError(f"unknown attention map {self.attention_map!r}; choose one of {', '.join(MAP_KINDS)}")
         if self.mining_precision not in PRECISIONS:
             raise RlattnError(
                 f"unknown mining precision {self.mining_precision!r}; choose one of {', '.join(PRECISIONS)}"

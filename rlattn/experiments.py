@@ -34,7 +34,12 @@ MANIFEST = "rlattn-config.json"
 _NOT_HASHED = ("device", "extra", "seed")
 # fields added after results were made, left out of the hash at their default so that those
 # results' hashes (and folder names) stay valid
-_HASHED_IF_SET = {"feature_attention": False, "feature_attention_lr_mult": 10.0, "mining_precision": "float32"}
+_HASHED_IF_SET = {
+    "feature_attention": False,
+    "feature_attention_lr_mult": 10.0,
+    "mining_precision": "float32",
+    "attention_map": "input",
+}
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,11 @@ class TrackerSpec:
             return None
         cfg = self.config or TrackerConfig()
         if self.name == "mdnet":
-            return cfg.replace(lam=0.0)
-        if self.name == "attfeat":
-            return cfg.replace(lam=0.0, feature_attention=True)
+            cfg = cfg.replace(lam=0.0)
+        elif self.name == "attfeat":
+            cfg = cfg.replace(lam=0.0, feature_attention=True)
+        if cfg.lam == 0 and cfg.attention_map != "input":  # no regulariser, no map: the same computation
+            cfg = cfg.replace(attention_map="input")
         return cfg
 
     def describe(self, frames: int | None = None, with_seed: bool = False) -> dict:

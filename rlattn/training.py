@@ -118,7 +118,7 @@ def _subset_regulariser(
     sp = rng.choice(pi, kp, replace=False)
     sn = rng.choice(ni, kn, replace=False)
     patches = torch.cat([pos.patches(sp, cfg.img_size, cfg.padding), neg.patches(sn, cfg.img_size, cfg.padding)])
-    _, maps_p, maps_n = attention_pair(model, patches)
+    _, maps_p, maps_n = attention_pair(model, patches, cfg.attention_map)
     labels = torch.cat([torch.ones(kp), torch.zeros(kn)]).to(patches.device)
     r = regulariser(maps_p, maps_n, labels, cfg.eps)
     return r[:kp].sum() * (len(pi) / kp) + r[kp:].sum() * (len(ni) / kn)
@@ -217,7 +217,7 @@ def train_classifier(
             patches = torch.cat(
                 [pos.patches(pi, cfg.img_size, cfg.padding), neg.patches(ni, cfg.img_size, cfg.padding)]
             )
-            scores, maps_p, maps_n = attention_pair(net, patches)
+            scores, maps_p, maps_n = attention_pair(net, patches, cfg.attention_map)
             ce = cross_entropy(scores, labels)
             reg = regulariser(maps_p, maps_n, labels, cfg.eps).sum()
         loss = ce + cfg.lam * reg  # == reciprocative_loss(...), kept in parts for the history

@@ -13,6 +13,7 @@ from rlattn.attention import (
     attention_pair,
     backbone_jvp,
     cross_entropy,
+    first_layer_gradient,
     reciprocative_loss,
     regulariser,
 )
@@ -166,3 +167,105 @@ def test_regulariser_is_finite_on_empty_maps():
     zeros = torch.zeros(2, 3, 4, 4)
     r = regulariser(zeros, zeros, torch.tensor([1.0, 0.0]))
     assert torch.isfinite(r).all()
+
+
+class _TwoLayer(torch.nn.Module):
+    """A smooth two-layer backbone with the first_layer / rest split the map kinds need."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 4, 3, stride=2)
+        self.conv2 = torch.nn.Conv2d(4, 3, 3)
+
+    def first_layer(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.conv1(x / 64.0))
+
+    def rest(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.conv2(h))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rest(self.first_layer(x))
+
+
+def _two_layer_net() -> DATNet:
+    from rlattn.model import Classifier
+
+    torch.manual_seed(5)
+    bb = _TwoLayer().double().eval().requires_grad_(False)
+    net = DATNet(bb, img_size=11).double()
+    net.classifier = Classifier(net.feature_dim, hidden=16).double()
+    for m in net.classifier.modules():
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.normal_(m.weight, 0, 0.5)
+    return net.eval()
+
+
+def test_first_layer_energy_map_matches_finite_differences():
+    """Σ_c (∂f/∂h_c)² with ∂f/∂h checked element by element against central differences in h."""
+    net = _two_layer_net()
+    x = torch.randn(2, 3, 11, 11, dtype=torch.float64) * 40
+    grad = first_layer_gradient(net, x, 1, create_graph=False)
+    h = net.backbone.first_layer(x)
+    for idx in [(0, 0, 1, 2), (1, 3, 4, 4), (0, 2, 0, 3)]:
+        hp, hm = h.clone(), h.clone()
+        hp[idx] += 1e-6
+        hm[idx] -= 1e-6
+        with torch.no_grad():
+            fd = net.classifier(net.backbone.rest(hp).flatten(1)) - net.classifier(net.backbone.rest(hm).flatten(1))
+        assert grad[idx].item() == pytest.approx(float(fd[idx[0], 1]) / 2e-6, rel=1e-6, abs=1e-12)
+    maps = attention_maps(net, x, 1, kind="first_layer_energy", create_graph=False)
+    assert maps.shape == (2, 5, 5)
+    torch.testing.assert_close(maps, grad.pow(2).sum(1))
+
+
+@pytest.mark.parametrize("backbone", ["two_layer", "efficientnet_lite0"])
+def test_first_layer_energy_pair_gives_the_double_backprop_gradients(backbone):
+    """The fast path (linearised trunk stopped at the stem, or the generic VJP on ``rest``) gives
+    the reference maps and, through Eq. 3-5, the reference fc-layer gradients."""
+    torch.manual_seed(6)
+    if backbone == "two_layer":
+        net, size = _two_layer_net(), 11
+    else:
+        net, size = DATNet(build_backbone("efficientnet_lite0")).double().eval(), 107
+    x = torch.randn(3, 3, size, size, dtype=torch.float64) * 40
+    labels = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    net.zero_grad()
+    scores, ap, an = attention_pair(net, x, "first_layer_energy")
+    reciprocative_loss(scores, ap, an, labels, lam=5.0).backward()
+    fast = _grads(net)
+    assert any(float(g.abs().sum()) > 0 for g in fast)
+    net.zero_grad()
+    ap2 = attention_maps(net, x, 1, kind="first_layer_energy")
+    an2 = attention_maps(net, x, 0, kind="first_layer_energy")
+    torch.testing.assert_close(ap, ap2)
+    torch.testing.assert_close(an, an2)
+    reciprocative_loss(net(x), ap2, an2, labels, lam=5.0).backward()
+    for a, b in zip(fast, _grads(net)):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_map_kind_is_checked_hashed_when_set_and_ignored_without_a_regulariser():
+    from rlattn.config import TrackerConfig
+    from rlattn.errors import RlattnError
+    from rlattn.experiments import TrackerSpec
+
+    with pytest.raises(RlattnError, match="attention map"):
+        TrackerConfig(attention_map="pixels")
+    with pytest.raises(ValueError, match="map kind"):
+        attention_pair(_two_layer_net(), torch.zeros(1, 3, 11, 11, dtype=torch.float64), "pixels")
+    cfg = TrackerConfig(mode="fast")
+    energy = cfg.replace(attention_map="first_layer_energy")
+    assert TrackerSpec("dat", cfg).config_hash() == TrackerSpec("dat", cfg.replace(attention_map="input")).config_hash()
+    assert TrackerSpec("dat", cfg).config_hash() != TrackerSpec("dat", energy).config_hash()
+    assert TrackerSpec("mdnet", energy).config_hash() == TrackerSpec("mdnet", cfg).config_hash()
+
+
+def test_vggm_first_layer_and_rest_compose_to_forward():
+    from rlattn.model.vggm import VGGMFeatures
+
+    torch.manual_seed(7)
+    net = VGGMFeatures().eval()
+    x = torch.randn(1, 3, 107, 107) * 40
+    with torch.no_grad():
+        torch.testing.assert_close(net.rest(net.first_layer(x)), net(x))
+        assert net.first_layer(x).shape == (1, 96, 51, 51)

@@ -198,8 +198,15 @@ class EfficientNetLite0(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: centred pixels (value − 128), ``(N, 3, H, W)``, RGB."""
+        return self.rest(self.first_layer(x))
+
+    def first_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """The stem: convolution, batch norm and ReLU6 (32 channels at stride 2)."""
         x = (x + 1.0) / 128.0  # (v - 128 + 1) / 128 == (v - 127) / 128
-        x = F.relu6(self._bn0(self._conv_stem(x)))
+        return F.relu6(self._bn0(self._conv_stem(x)))
+
+    def rest(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything after :meth:`first_layer`."""
         for i, block in enumerate(self._blocks):
             x = block(x)
             if self.cut_block is not None and i == self.cut_block:
@@ -228,18 +235,22 @@ class EfficientNetLite0(nn.Module):
                 tape.append(entry)
         return p, tape
 
-    def jvp_lin(self, tape: list, u: torch.Tensor) -> torch.Tensor:
+    def jvp_lin(self, tape: list, u: torch.Tensor, start: str = "input") -> torch.Tensor:
+        """``J u``; with ``start="first_layer"`` ``u`` is a tangent of :meth:`first_layer`'s output."""
         with torch.no_grad():
-            t = _masked(_conv_tangent(tape[0], u / 128.0), tape[0]["act"])
+            t = u if start == "first_layer" else _masked(_conv_tangent(tape[0], u / 128.0), tape[0]["act"])
             for block, entry in zip(self._blocks, tape[1:]):
                 t = block.jvp_lin(entry, t)
         return t
 
-    def vjp_lin(self, tape: list, g: torch.Tensor) -> torch.Tensor:
+    def vjp_lin(self, tape: list, g: torch.Tensor, stop: str = "input") -> torch.Tensor:
+        """``Jᵀ g`` at the input; with ``stop="first_layer"`` at :meth:`first_layer`'s output."""
         with torch.no_grad():
             v = g
             for block, entry in reversed(list(zip(self._blocks, tape[1:]))):
                 v = block.vjp_lin(entry, v)
+            if stop == "first_layer":
+                return v
             return _conv_cotangent(tape[0], _masked(v, tape[0]["act"])) / 128.0
 
     def jvp(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

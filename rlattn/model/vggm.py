@@ -52,7 +52,15 @@ class VGGMFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: centred pixels (value − 128), as MDNet feeds VGG-M."""
-        x = self.pool(self.lrn(torch.relu(self.conv1(x))))
+        return self.rest(self.first_layer(x))
+
+    def first_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """conv1 and its ReLU: where the authors' code hooked its attention map (96×51×51)."""
+        return torch.relu(self.conv1(x))
+
+    def rest(self, h: torch.Tensor) -> torch.Tensor:
+        """Everything after :meth:`first_layer`."""
+        x = self.pool(self.lrn(h))
         x = self.pool(self.lrn(torch.relu(self.conv2(x))))
         return torch.relu(self.conv3(x))
 
