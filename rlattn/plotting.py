@@ -10,10 +10,12 @@ import numpy as np
 from rlattn.evaluation.otb import ATTRIBUTES, IOU_THRESHOLDS, PIXEL_THRESHOLDS
 
 
-def _plt():
+def pyplot():
+    """pyplot, headless (Agg) unless a notebook's inline backend is on (its figures then show)."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -55,7 +57,7 @@ def _curves(
 
 def ope_plots(reports, path: Path, dataset: str) -> Path:
     """Precision (DP@20 in the legend) and success (AUC in the legend) side by side."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     _curves(
         axes[0],
@@ -86,7 +88,7 @@ def ope_plots(reports, path: Path, dataset: str) -> Path:
 def attribute_plots(reports, path: Path, dataset: str) -> Path:
     """Success plots for each of the 11 OTB attributes present in the results: one legend for the
     figure (trackers by overall AUC), and in each panel's title the attribute's best tracker."""
-    plt = _plt()
+    plt = pyplot()
     attrs = [a for a in ATTRIBUTES if all(a in r.per_attribute for r in reports)]
     cols = 3
     rows = max(1, int(np.ceil(len(attrs) / cols)))
@@ -128,7 +130,7 @@ def attribute_plots(reports, path: Path, dataset: str) -> Path:
 def paired_difference_plot(cmp, path: Path | None, name_a: str, name_b: str, metric: str = "auc", ax=None):
     """Per-target ``a − b`` (sorted), each with its 95% CI over seeds, and the mean difference with
     its CI over targets and seeds as a band. Returns the path written (or the axes when ``ax`` is given)."""
-    plt = _plt()
+    plt = pyplot()
     order = np.argsort(cmp.delta)
     y = np.arange(len(order))
     own = ax is None
@@ -157,3 +159,35 @@ def paired_difference_plot(cmp, path: Path | None, name_a: str, name_b: str, met
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
+
+
+def gradient_balance_plot(histories: dict, clip: float, title: str = ""):
+    """Per SGD step and λ: ‖∇CE‖ and ‖∇λR‖ before clipping (left, with the clipping norm), and the
+    cross-entropy step's norm after clipping (right); first-frame steps shaded. Returns the figure."""
+    from rlattn.diagnostics import balance_arrays
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharex=True)
+    for i, (lam, history) in enumerate(sorted(histories.items())):
+        a = balance_arrays(history)
+        steps = np.arange(len(a["grad_ce"]))
+        colour = f"C{i % 10}"
+        axes[0].plot(steps, a["grad_ce"], color=colour, lw=1, label=f"λ = {lam:g}: ‖∇CE‖")
+        if lam > 0:
+            axes[0].plot(steps, a["grad_reg"], color=colour, lw=1, ls="--", label=f"λ = {lam:g}: ‖∇λΣR‖")
+        axes[1].plot(steps, a["grad_ce"] * a["ce_kept"], color=colour, lw=1, label=f"λ = {lam:g}")
+        n_init = int(np.sum(a["stage"] == "init"))
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.axvspan(0, n_init, color="0.9", zorder=0)
+        ax.set_xlabel("SGD step (shaded: first frame)")
+        ax.grid(alpha=0.3)
+    axes[0].axhline(clip, color="k", lw=0.8, ls=":", label=f"clipping norm {clip:g}")
+    axes[0].set_ylabel("gradient norm over fc4–fc6, before clipping")
+    axes[1].set_ylabel("‖∇CE‖ after clipping")
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -10,17 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from rlattn.boxes import iou
+from rlattn.plotting import pyplot
 from rlattn.visualize import confidence_map, draw_boxes
-
-
-def _plt():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def top_scores(records, k: int = 5) -> np.ndarray:
@@ -52,7 +43,7 @@ def draw_attention(ax, record, vmax: float | None = None):
 
 def frames_figure(seq, runs: dict, chosen: list[int]):
     """Rows: the runs; columns: the chosen frames, each with boxes and the confidence map."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(runs), len(chosen), figsize=(3.6 * len(chosen), 3.3 * len(runs)), squeeze=False)
     for row, (label, (boxes, records)) in enumerate(runs.items()):
         for col, i in enumerate(chosen):
@@ -64,7 +55,7 @@ def frames_figure(seq, runs: dict, chosen: list[int]):
 def attention_figure(runs: dict, chosen: list[int]):
     """Rows: the runs; columns: the chosen frames' attention maps on their tracked patches, one colour
     scale (and colourbar) per run so that maps of one tracker compare across frames."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(runs), len(chosen), figsize=(2.9 * len(chosen) + 0.8, 2.9 * len(runs)),
                              squeeze=False)
     for row, (label, (_, records)) in enumerate(runs.items()):
@@ -81,7 +72,7 @@ def scrubber_html(seq, runs: dict, every: int = 4, dpi: int = 80) -> str:
     confidence) beside its attention map, as a self-contained JavaScript animation."""
     from matplotlib import animation
 
-    plt = _plt()
+    plt = pyplot()
     frames = list(range(0, len(seq), max(1, every)))
     if frames[-1] != len(seq) - 1:
         frames.append(len(seq) - 1)
