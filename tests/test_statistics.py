@@ -188,6 +188,10 @@ def test_incomplete_seeds_and_targets_are_left_out_and_named(annotated, tmp_path
     rep = evaluate_seeds(folder, load_annotations(anno), keys)
     assert rep.seeds == [0, 1] and rep.targets == keys
     assert any("seed 2 is incomplete (3 of 4 targets)" in p for p in rep.problems)
+    (folder / "seed3").mkdir()  # a seed the runner has just begun: one line, not a list of missing files
+    rep = evaluate_seeds(folder, load_annotations(anno), keys)
+    assert rep.seeds == [0, 1] and "seed 3 is incomplete (0 of 4 targets): left out" in rep.problems
+    (folder / "seed3").rmdir()
     (folder / "seed1" / "Alpha.txt").unlink()  # now no seed has all four: the common targets
     rep = evaluate_seeds(folder, load_annotations(anno), keys, seeds=[1, 2])
     assert rep.seeds == [1, 2] and rep.targets == ["beta", "gamma"]

@@ -93,21 +93,28 @@ def evaluate_seeds(
     name = tracker or folder.name
     reports: dict[int | None, TrackerReport] = {}
     problems: list[str] = []
+    begun: list[int | None] = []  # seed folders without a result yet: a seed the runner has just started
     for seed, path in seed_folders(folder).items():
         if seeds is not None and seed not in seeds:
             continue
         try:
             report = evaluate_folder(path, annotations, keys, protocol, name, frames)
         except RlattnError as exc:
-            problems.append(f"seed {seed}: {exc}")
+            if not any(path.glob("*.txt")):
+                begun.append(seed)
+            else:
+                problems.append(f"seed {seed}: {exc}")
             continue
         reports[seed] = report
         prefix = "" if seed is None else f"seed {seed}: "
         # missing files are summed up below, once for all seeds, in terms of the targets that matter
         problems += [prefix + p for p in report.problems if ": no result file in " not in p]
     if not reports:
+        if begun and not problems:
+            problems.append("no seed holds a result yet")
         raise RlattnError(f"no usable results in {folder}: " + "; ".join(problems[:3]))
     found = [k for k in keys if any(k in r.per_sequence for r in reports.values())]
+    problems += [f"seed {s} is incomplete (0 of {len(found)} targets): left out" for s in begun]
     absent = [k for k in keys if k not in found]
     if absent:  # e.g. a study of 23 targets scored against OTB-100's annotations
         listed = ": " + ", ".join(absent) if len(absent) <= 10 else " (a subset was run)"
