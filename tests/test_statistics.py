@@ -360,3 +360,17 @@ def test_describe_results_names_only_the_seeds_used(tmp_path):
     text = describe_results(tmp_path, seeds=[0, 1])
     assert "seeds [0, 1]" in text and "CPU B" not in text
     assert "seeds [0, 1, 2]" in describe_results(tmp_path) and "CPU A, 2 CPUs / CPU B" in describe_results(tmp_path)
+
+
+def test_describe_results_names_every_machine_up_to_three(tmp_path):
+    import json
+
+    from rlattn.evaluation.claims import describe_results
+
+    for seed in range(5):
+        (tmp_path / f"seed{seed}").mkdir()
+        info = {"config": {"mode": "fast", "seed": seed}, "run": {"machine": f"CPU {seed}", "commit": "abc"}}
+        (tmp_path / f"seed{seed}" / "Car4.json").write_text(json.dumps(info))
+    text = describe_results(tmp_path, seeds=[0, 1, 2])
+    assert all(f"CPU {k}" in text for k in range(3)) and "more" not in text
+    assert "(+2 more)" in describe_results(tmp_path)

@@ -106,14 +106,15 @@ def describe_results(folder: Path, seeds: Iterable[int] | None = None) -> str:
         commits[run.get("commit") or "commit in data/results/README.md"] += 1
         dates.add(str(run.get("finished", ""))[:10] or "before 2026-11-25")
 
-    def top(c: Counter) -> str:  # machine descriptions hold commas themselves
-        return " / ".join(k for k, _ in c.most_common(2))
+    def top(c: Counter, n: int = 2) -> str:  # machine descriptions hold commas themselves
+        shown = " / ".join(k for k, _ in c.most_common(n))
+        return shown + (f" (+{len(c) - n} more)" if len(c) > n else "")
 
     made = sorted(dates)
     when = made[0] if len(made) == 1 else f"{made[0]} to {made[-1]}"
     return (
         f"{top(modes)} mode, {top(backbones)}, seeds {sorted(s for s in seeds if s is not None)}; "
-        f"{top(machines)}; made {when}; {top(commits)}"
+        f"{top(machines, 3)}; made {when}; {top(commits, 3)}"
     )
 
 
