@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rlattn.config import BACKBONES, DAT_VARIANTS, DATASETS, MAP_KINDS, MODES, PRECISIONS, TRACKERS, TrackerConfig
+from rlattn.config import (
+    BACKBONES,
+    DAT_VARIANTS,
+    DATASETS,
+    MAP_KINDS,
+    MODES,
+    PRECISIONS,
+    REDUCTIONS,
+    TRACKERS,
+    TrackerConfig,
+)
 from rlattn.errors import RlattnError
 
 if TYPE_CHECKING:
@@ -84,6 +94,7 @@ def _config(args: argparse.Namespace, quick: bool, lam: float | None = None) -> 
         mode=args.mode,
         reg_samples=args.reg_samples,
         attention_map=args.attention_map,
+        reg_reduction=args.reg_reduction,
         mining_precision=args.mining_precision,
     )
 
@@ -102,6 +113,12 @@ def _add_mode_args(p: argparse.ArgumentParser) -> None:
         choices=MAP_KINDS,
         default="input",
         help="the map R regularises: input (Eq. 2, the paper) or first_layer_energy (the authors' code's map)",
+    )
+    p.add_argument(
+        "--reg-reduction",
+        choices=REDUCTIONS,
+        default="sum",
+        help="R over the mini-batch: summed like the cross-entropy (the paper) or averaged",
     )
     p.add_argument(
         "--mining-precision",

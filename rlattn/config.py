@@ -15,6 +15,7 @@ BACKBONES = ("efficientnet_lite0", "vggm")
 MODES = ("exact", "fast")
 PRECISIONS = ("float32", "bfloat16")
 MAP_KINDS = ("input", "first_layer_energy")  # rlattn.attention.MAP_KINDS
+REDUCTIONS = ("sum", "mean")
 # mdnet = DAT with λ = 0; attfeat = MDNet + a feature-attention module (Table 2); the rest are OpenCV's
 DAT_VARIANTS = ("dat", "mdnet", "attfeat")
 TRACKERS = (*DAT_VARIANTS, "csrt", "kcf", "nanotrack")
@@ -41,6 +42,10 @@ class TrackerConfig:
     # which map Eq. 3-4 regularise: "input" (Eq. 2, ∂f/∂I at the pixels) or "first_layer_energy"
     # (Σ_c (∂f/∂h_c)² at the first layer's output, the authors' code's map; rlattn.attention)
     attention_map: str = "input"
+    # Eq. 5 sums R over the mini-batch like the cross-entropy ("sum", the paper); "mean" divides it by
+    # the batch size, so that λ weighs one sample's R against the whole batch's cross-entropy
+    # (chapter 11: summed, λ Σ R dominates the clipped step)
+    reg_reduction: str = "sum"
     eps: float = 1e-8  # guards the μ/σ and σ/μ ratios
     # Table 2's other way to attend: a module re-weighting the feature cells before fc4, learned
     # with the classifier (rlattn.model.feature_attention); the paper's variant has λ = 0
@@ -112,6 +117,8 @@ class TrackerConfig:
             raise RlattnError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
         if self.mode not in MODES:
             raise RlattnError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.reg_reduction not in REDUCTIONS:
+            raise RlattnError(f"unknown reg_reduction {self.reg_reduction!r}; choose one of {', '.join(REDUCTIONS)}")
         if self.attention_map not in MAP_KINDS:
             raise RlattnError(f"unknown attention map {self.attention_map!r}; choose one of {', '.join(MAP_KINDS)}")
         if self.mining_precision not in PRECISIONS:

@@ -39,6 +39,7 @@ _HASHED_IF_SET = {
     "feature_attention_lr_mult": 10.0,
     "mining_precision": "float32",
     "attention_map": "input",
+    "reg_reduction": "sum",
 }
 
 
@@ -74,8 +75,8 @@ class TrackerSpec:
             cfg = cfg.replace(lam=0.0)
         elif self.name == "attfeat":
             cfg = cfg.replace(lam=0.0, feature_attention=True)
-        if cfg.lam == 0 and cfg.attention_map != "input":  # no regulariser, no map: the same computation
-            cfg = cfg.replace(attention_map="input")
+        if cfg.lam == 0 and (cfg.attention_map, cfg.reg_reduction) != ("input", "sum"):
+            cfg = cfg.replace(attention_map="input", reg_reduction="sum")  # no regulariser: the same computation
         return cfg
 
     def describe(self, frames: int | None = None, with_seed: bool = False) -> dict:

@@ -179,7 +179,8 @@ def train_classifier(
 ) -> list[dict]:
     """``iters`` SGD steps; returns per-iteration ``{"loss", "ce", "reg", "attention_seconds"}``.
 
-    ``reg`` is Σ R over the mini-batch (its unbiased estimate in fast mode). ``attention_seconds``
+    ``reg`` is Σ R over the mini-batch (its unbiased estimate in fast mode), or its mean with
+    ``cfg.reg_reduction == "mean"``. ``attention_seconds``
     is the time spent on the maps, ``R`` and the backward pass through them.
 
     ``gradient_stats`` also records, before clipping, the norms over fc4–fc6 of the cross-entropy's
@@ -220,7 +221,9 @@ def train_classifier(
             scores, maps_p, maps_n = attention_pair(net, patches, cfg.attention_map)
             ce = cross_entropy(scores, labels)
             reg = regulariser(maps_p, maps_n, labels, cfg.eps).sum()
-        loss = ce + cfg.lam * reg  # == reciprocative_loss(...), kept in parts for the history
+        if cfg.reg_reduction == "mean":  # R per sample instead of summed over the mini-batch
+            reg = reg / (len(pi) + len(ni))
+        loss = ce + cfg.lam * reg  # == reciprocative_loss(...) for "sum", kept in parts for the history
         optimizer.zero_grad(set_to_none=True)
         stats = None
         if gradient_stats:

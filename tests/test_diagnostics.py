@@ -46,3 +46,25 @@ def test_recording_on_the_demo_sequence_gives_zero_regulariser_gradient_at_lambd
     zero, five = summarise_balance(histories[0.0]), summarise_balance(histories[5.0])
     assert zero["steps"] == five["steps"] >= 3
     assert zero["grad_reg"] == 0.0 and five["grad_reg"] > 0.0
+
+
+def test_mean_reduction_divides_the_regulariser_by_the_batch():
+    """``reg_reduction="mean"``: the first step's regulariser gradient is the summed one / 64."""
+    from rlattn.datasets import make_synthetic_sequence
+    from rlattn.experiments import TrackerSpec
+
+    seq = make_synthetic_sequence(n_frames=2, name="demo")
+    cfg = TrackerConfig.quick(mode="fast", lam=5.0, iters_init=1, iters_update=1)
+    first = {}
+    for reduction in ("sum", "mean"):
+        history = record_gradient_balance(seq, [5.0], cfg.replace(reg_reduction=reduction))[5.0]
+        first[reduction] = history[0]
+    batch = cfg.batch_pos + cfg.batch_neg
+    assert first["mean"]["grad_reg"] == pytest.approx(first["sum"]["grad_reg"] / batch, rel=1e-4)
+    assert first["mean"]["grad_ce"] == pytest.approx(first["sum"]["grad_ce"], rel=1e-6)
+    with pytest.raises(Exception, match="reg_reduction"):
+        TrackerConfig(reg_reduction="max")
+    mean = cfg.replace(reg_reduction="mean")
+    assert TrackerSpec("dat", mean).config_hash() != TrackerSpec("dat", cfg).config_hash()
+    assert TrackerSpec("dat", cfg.replace(reg_reduction="sum")).config_hash() == TrackerSpec("dat", cfg).config_hash()
+    assert TrackerSpec("mdnet", mean).config_hash() == TrackerSpec("mdnet", cfg).config_hash()
