@@ -31,12 +31,14 @@ def draw_frame(ax, seq, boxes, record, i: int, title: str) -> None:
 
 
 def draw_attention(ax, record, vmax: float | None = None):
-    """The tracked patch in grey with its attention map ``A_p`` over it, opaque where the map is
-    large and transparent where it is small; returns the map's image (for a colourbar)."""
-    top = vmax or float(record.attention.max()) or 1.0
+    """The tracked patch in grey with its attention map ``A_p`` over it, divided by ``vmax`` (default:
+    the map's own 99th percentile, so that its shape shows whatever its size), opaque where the map
+    is large and transparent where it is small; returns the map's image (for a colourbar)."""
+    amap = np.asarray(record.attention, dtype=float)
+    top = vmax or float(np.quantile(amap, 0.99)) or float(amap.max()) or 1.0
+    shown_map = np.clip(amap / top, 0.0, 1.0)
     ax.imshow(record.patch.mean(axis=2), cmap="gray", vmin=0, vmax=255)
-    opacity = np.clip(record.attention / top * 1.5, 0.0, 1.0)
-    shown = ax.imshow(record.attention, cmap="inferno", alpha=opacity, vmin=0, vmax=top)
+    shown = ax.imshow(shown_map, cmap="inferno", alpha=np.clip(shown_map * 1.5, 0.0, 1.0), vmin=0, vmax=1)
     ax.axis("off")
     return shown
 
@@ -53,17 +55,17 @@ def frames_figure(seq, runs: dict, chosen: list[int]):
 
 
 def attention_figure(runs: dict, chosen: list[int]):
-    """Rows: the runs; columns: the chosen frames' attention maps on their tracked patches, one colour
-    scale (and colourbar) per run so that maps of one tracker compare across frames."""
+    """Rows: the runs; columns: the chosen frames' attention maps on their tracked patches, each on
+    its own scale (its 99th percentile; the title gives the map's maximum, i.e. its size)."""
     plt = pyplot()
-    fig, axes = plt.subplots(len(runs), len(chosen), figsize=(2.9 * len(chosen) + 0.8, 2.9 * len(runs)),
+    fig, axes = plt.subplots(len(runs), len(chosen), figsize=(2.9 * len(chosen) + 0.8, 3.1 * len(runs)),
                              squeeze=False)
     for row, (label, (_, records)) in enumerate(runs.items()):
-        vmax = max(float(records[i].attention.max()) for i in chosen) or None
         for col, i in enumerate(chosen):
-            shown = draw_attention(axes[row, col], records[i], vmax)
-            axes[row, col].set_title(f"{label}, frame {i + 1}", fontsize=10)
-        fig.colorbar(shown, ax=axes[row, :].tolist(), shrink=0.85, label="$A_p$")
+            shown = draw_attention(axes[row, col], records[i])
+            peak = float(np.max(records[i].attention))
+            axes[row, col].set_title(f"{label}, frame {i + 1}\nmax {peak:.1e}", fontsize=10)
+    fig.colorbar(shown, ax=axes.ravel().tolist(), shrink=0.8, label="$A_p$ / its 99th percentile")
     return fig
 
 

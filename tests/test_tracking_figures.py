@@ -28,6 +28,6 @@ def test_figures_and_a_scrubber_that_needs_no_kernel():
     runs = _runs(seq, 9)
     assert np.isnan(top_scores(runs["λ = 0"][1])[0])
     assert len(frames_figure(seq, runs, [1, 8]).axes) == 4
-    assert len(attention_figure(runs, [1, 8]).axes) == 4 + 2  # two colourbars
+    assert len(attention_figure(runs, [1, 8]).axes) == 4 + 1  # one colourbar: every map on its own 99th percentile
     html = scrubber_html(seq, runs, every=4)
     assert "<script" in html and html.count("data:image/jpeg;base64") >= 3  # frames 1, 5, 9 embedded
