@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rlattn.config import PRECISIONS
 from rlattn.machine import cpu_description
 
 PHASES = ("features", "train_init", "candidates", "collect", "update", "attention", "bbreg", "sampling", "model")
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reg-samples", type=int, help="fast mode: samples per mini-batch carrying R (default 8)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--backbone", default="efficientnet_lite0")
-    p.add_argument("--mining-precision", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--mining-precision", default="float32", choices=PRECISIONS)
     p.add_argument("--quick", action="store_true", help="TrackerConfig.quick() (fewer samples and iterations)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--json", type=Path, help="also write the results here")

@@ -29,7 +29,7 @@ import torch
 
 from rlattn.allocator import keep_large_allocations
 from rlattn.attention import attention_pair, cross_entropy, regulariser
-from rlattn.config import TrackerConfig
+from rlattn.config import PRECISIONS, TrackerConfig
 from rlattn.machine import cpu_description
 from rlattn.model import DATNet
 from rlattn.precision import resolve
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reg-samples", type=int, default=TrackerConfig.reg_samples)
     p.add_argument("--iters-update", type=int, default=TrackerConfig.iters_update, help="H2 (paper: 15)")
     p.add_argument("--long-interval", type=int, default=TrackerConfig.long_interval, help="T (paper: 10)")
-    p.add_argument("--mining-precision", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--mining-precision", default="float32", choices=PRECISIONS)
     p.add_argument("--quick", action="store_true", help="TrackerConfig.quick()'s sizes")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--repeats", type=int, default=5)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rlattn.config import MAP_KINDS  # TrackerConfig.attention_map's choices
+
 
 def input_gradient(model: nn.Module, patches: torch.Tensor, cls: int, *, create_graph: bool = True) -> torch.Tensor:
     """``∂f_cls/∂patches`` (both signs) by backprop; with ``create_graph`` it stays differentiable
@@ -38,9 +40,6 @@ def input_gradient(model: nn.Module, patches: torch.Tensor, cls: int, *, create_
         scores = model(x)
         (grad,) = torch.autograd.grad(scores[:, cls].sum(), x, create_graph=create_graph)
     return grad
-
-
-MAP_KINDS = ("input", "first_layer_energy")  # TrackerConfig.attention_map
 
 
 def first_layer_gradient(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 BACKBONES = ("efficientnet_lite0", "vggm")
 MODES = ("exact", "fast")
 PRECISIONS = ("float32", "bfloat16")
-MAP_KINDS = ("input", "first_layer_energy")  # rlattn.attention.MAP_KINDS
+MAP_KINDS = ("input", "first_layer_energy")  # the attention maps rlattn.attention computes
 REDUCTIONS = ("sum", "mean")
 # mdnet = DAT with λ = 0; attfeat = MDNet + a feature-attention module (Table 2); the rest are OpenCV's
 DAT_VARIANTS = ("dat", "mdnet", "attfeat")

@@ -32,13 +32,22 @@ def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
     return info
 
 
+def cpu_flags(path: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """The first processor's feature flags (x86 ``flags``, Arm ``Features``); empty where unknown."""
+    return _flags(_cpuinfo(path))
+
+
+def _flags(info: dict[str, str]) -> set[str]:
+    return set(info.get("flags", info.get("Features", "")).split())
+
+
 def cpu_description(path: Path = Path("/proc/cpuinfo")) -> str:
     """E.g. ``"AMD EPYC (family 23, model 1), AVX2, 2 CPUs"``."""
     info = _cpuinfo(path)
     name = info.get("model name") or platform.processor() or platform.machine()
     if "cpu family" in info:
         name += f" (family {info['cpu family']}, model {info.get('model', '?')})"
-    flags = set(info.get("flags", info.get("Features", "")).split())
+    flags = _flags(info)
     vector = next((label for label, flag in _VECTOR_FLAGS if flag in flags), None)
     return ", ".join(p for p in (name, vector, f"{os.cpu_count()} CPUs") if p)
 

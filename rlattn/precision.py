@@ -14,19 +14,14 @@ from pathlib import Path
 
 import torch
 
+from rlattn.machine import cpu_flags
+
 _BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # without them bfloat16 products are emulated, slower than float32
 
 
 def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16)."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return any(flag in line.split() for flag in _BF16_FLAGS)
-    return False
+    return bool(cpu_flags(cpuinfo) & set(_BF16_FLAGS))
 
 
 def resolve(precision: str, device: str) -> tuple[torch.dtype, str]:
