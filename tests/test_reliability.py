@@ -290,15 +290,20 @@ def test_a_full_disk_is_one_line(data_root, tmp_path, capsys, monkeypatch):
 
 
 def test_bad_weights_files(tmp_path, capsys):
-    junk = tmp_path / "junk.pth"
-    junk.write_bytes(os.urandom(4096))
+    from rlattn.model.efficientnet_lite import load_efficientnet_lite0
+
+    # random bytes make torch's unpickler raise UnpicklingError, IndexError, KeyError or
+    # UnicodeDecodeError depending on the bytes: these seeds give one of each
+    for seed in (0, 17, 54, 62):
+        junk = tmp_path / f"junk{seed}.pth"
+        junk.write_bytes(np.random.default_rng(seed).bytes(4096))
+        with pytest.raises(RlattnError, match="cannot read"):
+            load_efficientnet_lite0(junk)
     wrong = tmp_path / "wrong.pth"
     torch.save({"layer.weight": torch.zeros(3)}, wrong)
     listed = tmp_path / "list.pth"
     torch.save([1, 2, 3], listed)
-    from rlattn.model.efficientnet_lite import load_efficientnet_lite0
-
-    for path, match in ((junk, "cannot read"), (wrong, "does not fit"), (listed, "not a state dict")):
+    for path, match in ((wrong, "does not fit"), (listed, "not a state dict")):
         with pytest.raises(RlattnError, match=match):
             load_efficientnet_lite0(path)
 
