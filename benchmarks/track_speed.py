@@ -3,6 +3,8 @@
     python benchmarks/track_speed.py                                  # synthetic demo, fast vs exact
     python benchmarks/track_speed.py --sequence ../shared/data/otb/Car4 --frames 200 --modes fast
     python benchmarks/track_speed.py --device cuda --modes fast exact --json out/speed.json
+    python benchmarks/track_speed.py --sequence ../shared/data/otb/Car4 --frames 50 --modes fast \
+        --lambda 0 5 --backbone efficientnet_lite0 efficientnet_lite0_s8 efficientnet_lite1 efficientnet_lite2
 
 Each (mode) runs in a fresh process so that peak RSS is its own. FPS counts frames after the
 first over the time spent in ``update`` (as the OTB toolkit does); ``init`` is the first frame.
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlattn.config import PRECISIONS
+from rlattn.config import BACKBONES, PRECISIONS
 from rlattn.machine import cpu_description
 
 PHASES = ("features", "train_init", "candidates", "collect", "update", "attention", "bbreg", "sampling", "model")
@@ -107,10 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sequence", help="an OTB/VOT sequence folder (default: the synthetic demo sequence)")
     p.add_argument("--frames", type=int, help="first N frames only (demo default 60)")
     p.add_argument("--modes", nargs="+", default=["fast", "exact"], choices=["fast", "exact"])
-    p.add_argument("--lambda", dest="lam", type=float, default=5.0)
+    p.add_argument("--lambda", dest="lam", type=float, nargs="+", default=[5.0], help="one or more λ")
     p.add_argument("--reg-samples", type=int, help="fast mode: samples per mini-batch carrying R (default 8)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--backbone", nargs="+", default=["efficientnet_lite0"], choices=BACKBONES,
+                   help="one or more backbones, each run in every mode")
     p.add_argument("--mining-precision", default="float32", choices=PRECISIONS)
     p.add_argument("--quick", action="store_true", help="TrackerConfig.quick() (fewer samples and iterations)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
@@ -120,15 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {cpu_description()}, python {sys.version.split()[0]}")
     results = []
     ctx = mp.get_context("spawn")  # a fresh process per mode: its own peak RSS, no shared caches
-    for mode in a.modes:
+    for backbone, lam, mode in [(b, lam, m) for b in a.backbone for lam in a.lam for m in a.modes]:
         job = {
             "sequence": a.sequence,
             "frames": a.frames,
             "mode": mode,
-            "lam": a.lam,
+            "lam": lam,
             "reg_samples": a.reg_samples,
             "device": a.device,
-            "backbone": a.backbone,
+            "backbone": backbone,
             "quick": a.quick,
             "mining_precision": a.mining_precision,
             "threads": a.threads,
@@ -136,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         with ProcessPoolExecutor(1, mp_context=ctx) as pool:
             r = pool.submit(_run, job).result()
+        r["machine"] = cpu_description()
         results.append(r)
-        if len(results) == 1:
+        if len(results) == 1 or (len(a.backbone) > 1 or len(a.lam) > 1) and mode == a.modes[0]:
             cfg = "quick" if a.quick else "paper"
             print(
                 f"{r['sequence']} ({r['frames']} frames), λ={r['lam']:g}, {r['backbone']}, {r['device']}, "
@@ -145,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(_row(r), flush=True)
     by_mode = {r["mode"]: r for r in results}
-    if "fast" in by_mode and "exact" in by_mode:
+    if len(a.backbone) > 1 or len(a.lam) > 1:
+        for r in results:
+            auc = f"  AUC {r['auc']:.3f}" if "auc" in r else ""
+            head = f"{r['backbone']:>22} λ={r['lam']:<3g} {r['mode']:>5}"
+            print(f"{head}: {r['fps']:5.2f} FPS  init {r['init_seconds']:5.1f} s{auc}")
+    elif "fast" in by_mode and "exact" in by_mode:
         f, e = by_mode["fast"], by_mode["exact"]
         line = f"fast / exact: {f['fps'] / e['fps']:.1f}x FPS, init {e['init_seconds'] / f['init_seconds']:.1f}x faster"
         if "auc" in f:

@@ -11,7 +11,9 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-BACKBONES = ("efficientnet_lite0", "vggm")
+# EfficientNet-Lite0 at stride 16 (the default), the same at stride 8 (dilated stages 4-5), the
+# deeper Lite1 / Lite2 (rlattn.model.efficientnet_lite), and the paper's VGG-M (weights by hand)
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite0_s8", "efficientnet_lite1", "efficientnet_lite2", "vggm")
 MODES = ("exact", "fast")
 PRECISIONS = ("float32", "bfloat16")
 MAP_KINDS = ("input", "first_layer_energy")  # the attention maps rlattn.attention computes

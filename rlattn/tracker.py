@@ -62,7 +62,7 @@ def shared_backbone(name: str, weights: str | None, device: str) -> torch.nn.Mod
     It is frozen, so every tracker on the same device shares one copy.
     """
     net = build_backbone(name, weights).to(device)
-    if name == "efficientnet_lite0":
+    if name.startswith("efficientnet"):
         net = net.to(memory_format=torch.channels_last)
     return net
 

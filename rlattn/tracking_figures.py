@@ -98,3 +98,33 @@ def scrubber_html(seq, runs: dict, every: int = 4, dpi: int = 80) -> str:
         html = anim.to_jshtml(fps=4, default_mode="once")
     plt.close(fig)
     return html
+
+
+BOX_COLOURS = ("lime", "red", "deepskyblue", "orange")  # ground truth first, then each run's boxes
+
+
+def loss_figure(rows: list[tuple[str, object, dict[str, np.ndarray], list[int]]]):
+    """One row per lost target: ``(title, seq, {label: boxes}, frames)``; each panel is one frame
+    with every run's box (the first entry, by convention the ground truth, in green)."""
+    from matplotlib.patches import Rectangle
+
+    from rlattn.boxes import to_zero_based
+
+    plt = pyplot()
+    cols = max(len(r[3]) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(3.6 * cols, 3.0 * len(rows)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for row, (title, seq, runs, frames) in enumerate(rows):
+        for col, i in enumerate(frames):
+            ax = axes[row, col]
+            ax.imshow(seq.image(i))
+            for (label, boxes), colour in zip(runs.items(), BOX_COLOURS):
+                if i < len(boxes) and np.isfinite(boxes[i]).all():
+                    x, y, w, h = to_zero_based(boxes[i])[0]
+                    ax.add_patch(Rectangle((x, y), w, h, fill=False, lw=2, ec=colour, label=label))
+            ax.set_title(f"{title}, frame {i + 1}", fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig

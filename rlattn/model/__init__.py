@@ -7,15 +7,24 @@ import math
 import torch
 from torch import nn
 
-from rlattn.model.efficientnet_lite import efficientnet_lite0_features
+from rlattn.model.efficientnet_lite import efficientnet_lite_features
 from rlattn.model.feature_attention import FeatureAttention
 from rlattn.model.vggm import load_vggm
+
+# backbone name -> (EfficientNet-Lite variant, output stride)
+EFFICIENTNET_BACKBONES = {
+    "efficientnet_lite0": ("lite0", 16),
+    "efficientnet_lite0_s8": ("lite0", 8),
+    "efficientnet_lite1": ("lite1", 16),
+    "efficientnet_lite2": ("lite2", 16),
+}
 
 
 def build_backbone(name: str, weights: str | None = None) -> nn.Module:
     """A frozen, eval-mode feature extractor taking centred ``(N, 3, 107, 107)`` patches."""
-    if name == "efficientnet_lite0":
-        net = efficientnet_lite0_features(weights)
+    if name in EFFICIENTNET_BACKBONES:
+        variant, stride = EFFICIENTNET_BACKBONES[name]
+        net = efficientnet_lite_features(variant, weights, output_stride=stride)
     elif name == "vggm":
         net = load_vggm(weights)
     else:

