@@ -44,3 +44,29 @@ def test_a_jump_beyond_the_search_window_is_named_at_the_loss():
     kept = diagnose_loss("Jumper", gt, gt)
     assert kept.frame is None and kept.reach is None
     assert set(kept.to_dict()) >= {"target", "frame", "reach", "reference_iou"}
+
+
+def test_diagnose_seeds_reads_result_folders_and_cuts_to_the_first_frames(tmp_path):
+    from rlattn.evaluation.annotations import load_annotations
+    from rlattn.evaluation.failures import diagnose_seeds
+
+    n = 40
+    gt = np.tile([50.0, 50, 20, 20], (n, 1))
+    gt[25:, 0] += 30
+    anno = tmp_path / "anno"
+    anno.mkdir()
+    np.savetxt(anno / "Alpha.txt", gt, fmt="%g", delimiter=",")
+    seeds = {}
+    for seed, behind_from in ((0, 25), (1, n)):  # seed 0 stays behind at the jump, seed 1 follows
+        boxes = gt.copy()
+        boxes[behind_from:] = gt[24]
+        folder = tmp_path / f"seed{seed}"
+        folder.mkdir()
+        np.savetxt(folder / "Alpha.txt", boxes, fmt="%g", delimiter=",")
+        seeds[seed] = folder
+    annotations = load_annotations(anno)
+    losses = {x.seed: x for x in diagnose_seeds(seeds, annotations, ["alpha"], reference=anno)}
+    assert losses[0].frame == 25 and losses[0].reference_iou == pytest.approx(1.0)
+    assert losses[1].frame is None
+    early = diagnose_seeds(seeds, annotations, ["alpha"], frames=20)
+    assert all(x.frame is None and x.frames == 20 for x in early)

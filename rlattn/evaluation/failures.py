@@ -132,9 +132,11 @@ def diagnose_seeds(
     annotations: dict[str, Annotation],
     keys: list[str],
     reference: Path | None = None,
+    frames: int | None = None,
 ) -> list[Loss]:
     """:func:`diagnose_loss` of every seed's result on every target it has (``reference``: a
-    folder of another tracker's results, e.g. the authors' boxes, read at each loss frame)."""
+    folder of another tracker's results, e.g. the authors' boxes, read at each loss frame;
+    ``frames``: the first N frames only, to set whole-sequence runs beside ``--frames N`` ones)."""
     ref_files = find_result_files(reference) if reference is not None else {}
     out = []
     for key in keys:
@@ -146,5 +148,5 @@ def diagnose_seeds(
             files = find_result_files(folder)
             if key in files:
                 boxes, gt = aligned_boxes(files[key], anno)
-                out.append(diagnose_loss(key, boxes, gt, seed, ref))
+                out.append(diagnose_loss(key, boxes[:frames], gt[:frames], seed, ref))
     return out
