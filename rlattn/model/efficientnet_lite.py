@@ -355,13 +355,3 @@ def efficientnet_lite_features(
     trunk._bn0 = full._bn0
     trunk._blocks = nn.ModuleList(list(full._blocks)[: cut + 1])
     return trunk
-
-
-def efficientnet_lite0_features(weights: str | Path | None = None, cut_block: int = CUT_BLOCK) -> EfficientNetLite:
-    """Lite0's frozen trunk up to ``cut_block`` (default: stride 16, 112 channels)."""
-    full = load_efficientnet_lite0(weights)
-    trunk = EfficientNetLite0(cut_block=cut_block)
-    trunk._conv_stem = full._conv_stem
-    trunk._bn0 = full._bn0
-    trunk._blocks = nn.ModuleList(list(full._blocks)[: cut_block + 1])
-    return trunk
