@@ -45,9 +45,12 @@ def test_attention_map_equals_finite_differences(tiny_net):
         assert (maps > 0).any() and (maps == 0).any(), "a map keeps the positive part only"
 
 
-def test_attention_map_of_real_backbone_matches_finite_differences():
+@pytest.mark.parametrize(
+    "backbone", ["efficientnet_lite0", "efficientnet_lite0_s8", "efficientnet_lite1", "efficientnet_lite2"]
+)
+def test_attention_map_of_real_backbone_matches_finite_differences(backbone):
     torch.manual_seed(2)
-    net = DATNet(build_backbone("efficientnet_lite0")).double().eval()
+    net = DATNet(build_backbone(backbone)).double().eval()
     x = torch.randn(1, 3, 107, 107, dtype=torch.float64) * 40
     maps = attention_maps(net, x, 1, create_graph=False)
     xx = x.clone().requires_grad_(True)
