@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rlattn.boxes import iou
+from rlattn.boxes import iou, to_zero_based
 from rlattn.plotting import pyplot
 from rlattn.visualize import confidence_map, draw_boxes
 
@@ -106,9 +106,7 @@ BOX_COLOURS = ("lime", "red", "deepskyblue", "orange")  # ground truth first, th
 def loss_figure(rows: list[tuple[str, object, dict[str, np.ndarray], list[int]]]):
     """One row per lost target: ``(title, seq, {label: boxes}, frames)``; each panel is one frame
     with every run's box (the first entry, by convention the ground truth, in green)."""
-    from matplotlib.patches import Rectangle
-
-    from rlattn.boxes import to_zero_based
+    from matplotlib.patches import Rectangle  # matplotlib loads only when a figure is drawn
 
     plt = pyplot()
     cols = max(len(r[3]) for r in rows)

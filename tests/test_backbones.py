@@ -39,16 +39,18 @@ def trunk(request):
     return request.param, build_backbone(request.param)
 
 
-@pytest.mark.parametrize("variant", ["lite1", "lite2"])
-def test_deeper_lites_load_strictly_and_are_not_random(variant):
+@pytest.mark.parametrize("variant, blocks", [("lite0", 16), ("lite1", 21), ("lite2", 21)])
+def test_lite_weights_load_strictly_and_are_not_random(variant, blocks):
     state = torch.load(default_weights_path(variant), map_location="cpu", weights_only=True)
     net = load_efficientnet_lite(variant)  # load_state_dict(strict=True) inside
     own = net.state_dict()
-    assert set(own) == set(state) and len(net._blocks) == 21
+    assert set(own) == set(state) and len(net._blocks) == blocks
     for k, v in state.items():
         assert torch.equal(own[k], v), k
     fresh = EfficientNetLite(variant)
+    assert not torch.allclose(fresh._blocks[5]._expand_conv.weight, net._blocks[5]._expand_conv.weight)
     assert not torch.allclose(fresh._blocks[9]._expand_conv.weight, net._blocks[9]._expand_conv.weight)
+    assert not torch.allclose(net._bn0.running_var, torch.ones(32))  # real ImageNet statistics
     with torch.no_grad():
         logits = net(torch.zeros(1, 3, 224, 224))
     assert logits.shape == (1, 1000) and torch.isfinite(logits).all()

@@ -290,7 +290,7 @@ def test_a_full_disk_is_one_line(data_root, tmp_path, capsys, monkeypatch):
 
 
 def test_bad_weights_files(tmp_path, capsys):
-    from rlattn.model.efficientnet_lite import load_efficientnet_lite0
+    from rlattn.model.efficientnet_lite import load_efficientnet_lite
 
     # random bytes make torch's unpickler raise UnpicklingError, IndexError, KeyError or
     # UnicodeDecodeError depending on the bytes: these seeds give one of each
@@ -298,14 +298,14 @@ def test_bad_weights_files(tmp_path, capsys):
         junk = tmp_path / f"junk{seed}.pth"
         junk.write_bytes(np.random.default_rng(seed).bytes(4096))
         with pytest.raises(RlattnError, match="cannot read"):
-            load_efficientnet_lite0(junk)
+            load_efficientnet_lite("lite0", junk)
     wrong = tmp_path / "wrong.pth"
     torch.save({"layer.weight": torch.zeros(3)}, wrong)
     listed = tmp_path / "list.pth"
     torch.save([1, 2, 3], listed)
     for path, match in ((wrong, "does not fit"), (listed, "not a state dict")):
         with pytest.raises(RlattnError, match=match):
-            load_efficientnet_lite0(path)
+            load_efficientnet_lite("lite0", path)
 
 
 def test_bad_scheduler_and_manifest(data_root, tmp_path, capsys):

