@@ -10,6 +10,8 @@ import pytest
 
 from rlattn.cli import main
 from rlattn.evaluation.statistics import (
+    contrast,
+    difference_of_differences,
     mean_ci,
     paired_difference,
     sign_test,
@@ -69,6 +71,43 @@ def test_one_seed_gives_no_fake_ci():
     assert not cmp.mean.has_ci and cmp.delta_low is None
     assert any("one seed" in n for n in cmp.notes)
     assert verdict(cmp.mean, 0.033) == "inconclusive"
+
+
+def test_difference_of_differences_finds_a_planted_interaction():
+    """An effect of +0.06 in setting 1 and none in setting 2 (e.g. λ helps in exact mode only):
+    the difference of the two paired differences is detected; the same effect in both is not."""
+    rng = np.random.default_rng(7)
+    _, base = _scores(rng, 1, 12)
+    b1, _ = _scores(rng, 3, 12, base=base)
+    a1, _ = _scores(rng, 3, 12, base=base, shift=0.06)
+    b2, _ = _scores(rng, 4, 12, base=base)
+    a2, _ = _scores(rng, 4, 12, base=base)
+    dd = difference_of_differences(a1, b1, a2, b2)
+    assert dd.mean.has_ci and dd.mean.low > 0 and abs(dd.mean.mean - 0.06) < 0.04
+    assert (dd.seeds_a, dd.seeds_b) == (3, 3)  # the fewest seeds of the + and of the − terms
+    per_target = (a1.mean(0) - b1.mean(0)) - (a2.mean(0) - b2.mean(0))
+    assert np.allclose(dd.delta, per_target)
+    covered = 0
+    for seed in range(30):  # the same effect in both settings: no interaction
+        rng = np.random.default_rng(200 + seed)
+        _, base = _scores(rng, 1, 12)
+        mats = [_scores(rng, 3, 12, base=base, shift=s)[0] for s in (0.05, 0.0, 0.05, 0.0)]
+        covered += (lambda e: e.low <= 0 <= e.high)(difference_of_differences(*mats, n_boot=2000, rng=seed).mean)
+    assert covered >= 25
+
+
+def test_a_two_term_contrast_is_the_paired_difference():
+    rng = np.random.default_rng(8)
+    a, base = _scores(rng, 4, 9)
+    b, _ = _scores(rng, 3, 9, base=base)
+    p, c = paired_difference(a, b, n_boot=500), contrast([a, b], [1, -1], n_boot=500)
+    assert p.mean == c.mean and np.array_equal(p.delta_low, c.delta_low)
+    with pytest.raises(ValueError, match="one weight each"):
+        contrast([a, b], [1.0])
+    with pytest.raises(ValueError, match="same targets"):
+        difference_of_differences(a, b, a[:, :5], b[:, :5])
+    one = difference_of_differences(a[:1], b, a, b)
+    assert not one.mean.has_ci and "1 of 4 have one seed" in one.notes[0]
 
 
 def test_verdicts():

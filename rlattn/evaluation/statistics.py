@@ -147,35 +147,78 @@ def paired_difference(
     Seeds are not paired across configurations (seed 0 of λ = 5 and of λ = 0 share nothing after
     the first update), so each side's seeds are resampled independently within each drawn target.
     """
-    ma, mb = _as_matrix(a), _as_matrix(b)
-    if ma.shape[1] != mb.shape[1]:
-        raise ValueError(f"a has {ma.shape[1]} targets, b {mb.shape[1]}: compare them on the same targets")
-    n_targets = ma.shape[1]
+    return contrast([a, b], [1.0, -1.0], targets, n_boot, level, rng)
+
+
+def difference_of_differences(
+    a1,
+    b1,
+    a2,
+    b2,
+    targets: list[str] | None = None,
+    n_boot: int = N_BOOT,
+    level: float = LEVEL,
+    rng: np.random.Generator | int | None = 0,
+) -> Comparison:
+    """``(a1 − b1) − (a2 − b2)`` per target: does an effect (``a − b``, e.g. λ = 5 − λ = 0) differ
+    between two settings (1 and 2, e.g. exact and fast mode)? All four on the same targets.
+
+    ``wins``/``losses`` count the targets where the effect is larger / smaller in setting 1.
+    """
+    return contrast([a1, b1, a2, b2], [1.0, -1.0, -1.0, 1.0], targets, n_boot, level, rng)
+
+
+def contrast(
+    matrices,
+    weights,
+    targets: list[str] | None = None,
+    n_boot: int = N_BOOT,
+    level: float = LEVEL,
+    rng: np.random.Generator | int | None = 0,
+) -> Comparison:
+    """``Σ_k w_k · mean over seeds of matrices[k]`` per target, its mean over targets with the
+    two-level bootstrap's CI, a CI per target from the seeds alone, and sign/Wilcoxon tests.
+
+    Every matrix is ``(its seeds, targets)`` on the same targets; each one's seeds are resampled
+    independently within every drawn target (configurations do not share seeds' trajectories).
+    ``seeds_a``/``seeds_b`` of the result: the fewest seeds among the matrices of positive /
+    negative weight.
+    """
+    mats = [_as_matrix(m) for m in matrices]
+    w = [float(x) for x in weights]
+    if len(mats) != len(w) or len(mats) < 2:
+        raise ValueError("a contrast needs two or more matrices and one weight each")
+    n_targets = mats[0].shape[1]
+    if any(m.shape[1] != n_targets for m in mats):
+        shapes = ", ".join(str(m.shape[1]) for m in mats)
+        raise ValueError(f"the matrices have {shapes} targets: compare them on the same targets")
     targets = list(targets) if targets is not None else [str(i) for i in range(n_targets)]
-    delta = ma.mean(axis=0) - mb.mean(axis=0)
+    delta = sum(wk * m.mean(axis=0) for wk, m in zip(w, mats))
     wins, losses = int((delta > 0).sum()), int((delta < 0).sum())
     notes: list[str] = []
-    sa, sb = ma.shape[0], mb.shape[0]
+    n_seeds = [m.shape[0] for m in mats]
+    seeds_a = min(n for n, wk in zip(n_seeds, w) if wk > 0)
+    seeds_b = min((n for n, wk in zip(n_seeds, w) if wk < 0), default=seeds_a)
     seed_sd = None
-    if min(sa, sb) < 2:
-        which = "both have" if max(sa, sb) < 2 else ("a has" if sa < 2 else "b has")
+    if min(n_seeds) < 2:
+        if len(mats) == 2:
+            which = "both have" if max(n_seeds) < 2 else ("a has" if n_seeds[0] < 2 else "b has")
+        else:
+            which = f"{sum(n < 2 for n in n_seeds)} of {len(mats)} have"
         notes.append(f"{ONE_SEED} ({which} one seed)")
-        est = Estimate(float(delta.mean()), None, None, n_targets, min(sa, sb), None, notes[0])
+        est = Estimate(float(delta.mean()), None, None, n_targets, min(n_seeds), None, notes[0])
         lo = hi = None
     else:
         rng = np.random.default_rng(rng)
         t = rng.integers(n_targets, size=(n_boot, n_targets))
-        ia = rng.integers(sa, size=(n_boot, n_targets, sa))
-        ib = rng.integers(sb, size=(n_boot, n_targets, sb))
-        reps = (ma[ia, t[:, :, None]].mean(axis=2) - mb[ib, t[:, :, None]].mean(axis=2)).mean(axis=1)
+        draws = [rng.integers(n, size=(n_boot, n_targets, n)) for n in n_seeds]
+        reps = sum(wk * m[i, t[:, :, None]].mean(axis=2) for wk, m, i in zip(w, mats, draws)).mean(axis=1)
         low, high = _percentile_ci(reps, level)
-        if sa == sb:
-            seed_sd = float((ma.mean(axis=1) - mb.mean(axis=1)).std(ddof=1))
-        est = Estimate(float(delta.mean()), low, high, n_targets, min(sa, sb), seed_sd)
+        if len(set(n_seeds)) == 1:  # seed k of every matrix as one replicate of the whole contrast
+            seed_sd = float(sum(wk * m.mean(axis=1) for wk, m in zip(w, mats)).std(ddof=1))
+        est = Estimate(float(delta.mean()), low, high, n_targets, min(n_seeds), seed_sd)
         # per target: the seed spread alone (the targets are fixed here)
-        ja = rng.integers(sa, size=(n_boot, sa))
-        jb = rng.integers(sb, size=(n_boot, sb))
-        per = ma[ja].mean(axis=1) - mb[jb].mean(axis=1)  # (n_boot, targets)
+        per = sum(wk * m[rng.integers(n, size=(n_boot, n))].mean(axis=1) for wk, m, n in zip(w, mats, n_seeds))
         alpha = (1 - level) / 2
         lo, hi = np.quantile(per, [alpha, 1 - alpha], axis=0)
     return Comparison(
@@ -189,8 +232,8 @@ def paired_difference(
         wins,
         losses,
         n_targets - wins - losses,
-        sa,
-        sb,
+        seeds_a,
+        seeds_b,
         notes,
     )
 
