@@ -386,6 +386,14 @@ def _add_compare(sub) -> None:
     p.add_argument("--frames", type=int, help="score only the first N frames")
     p.add_argument("--json", type=Path, help="write the comparison (per target and overall)")
     p.add_argument("--plot", type=Path, help="write the per-target differences with their seed spread (PNG)")
+    p.add_argument(
+        "--against",
+        nargs=2,
+        type=Path,
+        metavar=("C", "D"),
+        help="compare the difference A - B with C - D (e.g. λ = 5 - λ = 0 in exact mode against the same in "
+        "fast mode): the difference of differences per target, its CI and tests, on the targets all four share",
+    )
     p.set_defaults(func=cmd_compare)
 
 
@@ -400,6 +408,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     b = evaluate_seeds(args.b, annotations, keys, args.protocol, args.name_b, args.frames)
     for r in (a, b):
         _notes(r)
+    if args.against:
+        return _compare_differences(args, annotations, keys, a, b)
     cmp = compare(a, b, args.metric)
     m = args.metric.upper()
     ma, mb = a.matrix(args.metric, cmp.targets), b.matrix(args.metric, cmp.targets)
@@ -430,6 +440,52 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from rlattn.plotting import paired_difference_plot
 
         print(f"wrote {paired_difference_plot(cmp, args.plot, a.tracker, b.tracker, args.metric)}")
+    return 0
+
+
+def _compare_differences(args: argparse.Namespace, annotations, keys: list[str], a, b) -> int:
+    """``rlattn compare A B --against C D``: (A − B) − (C − D) per target, with its interval."""
+    import json
+
+    from rlattn.errors import RlattnError
+    from rlattn.evaluation.seeds import evaluate_seeds
+    from rlattn.evaluation.statistics import difference_of_differences
+
+    c, d = (evaluate_seeds(f, annotations, keys, args.protocol, None, args.frames) for f in args.against)
+    for r in (c, d):
+        _notes(r)
+    shared = [t for t in a.targets if all(t in set(r.targets) for r in (b, c, d))]
+    if not shared:
+        raise RlattnError("the four folders share no target")
+    mats = [r.matrix(args.metric, shared) for r in (a, b, c, d)]
+    dd = difference_of_differences(*mats, targets=shared)
+    m = args.metric.upper()
+    print(f"{m}: ({a.tracker} - {b.tracker}) - ({c.tracker} - {d.tracker}), {len(shared)} targets, "
+          f"seeds {mats[0].shape[0]}, {mats[1].shape[0]}, {mats[2].shape[0]}, {mats[3].shape[0]}")
+    spread = dd.delta_low is not None
+    print(f"{'target':<16}{'A - B':>9}{'C - D':>9}{'diff':>9}" + (f"{'95% CI over seeds':>22}" if spread else ""))
+    for i, t in enumerate(shared):
+        ab, cd = mats[0][:, i].mean() - mats[1][:, i].mean(), mats[2][:, i].mean() - mats[3][:, i].mean()
+        line = f"{t:<16}{ab:>+9.3f}{cd:>+9.3f}{dd.delta[i]:>+9.3f}"
+        if spread:
+            line += f"{f'[{dd.delta_low[i]:+.3f}, {dd.delta_high[i]:+.3f}]':>22}"
+        print(line)
+    print(f"mean difference of differences ({m}): {dd.mean.format()}")
+    print(f"A - B larger on {dd.wins}, smaller on {dd.losses} targets; sign test p = {dd.sign_p:.3g}, "
+          f"Wilcoxon signed-rank p = {dd.wilcoxon_p:.3g}")
+    for note in dd.notes:
+        print(f"note: {note}")
+    if args.json:
+        from rlattn.results import atomic_write_text
+
+        names = dict(zip("abcd", (str(f) for f in (args.a, args.b, *args.against))))
+        payload = {"metric": args.metric, "contrast": "(a - b) - (c - d)", **names}
+        atomic_write_text(args.json, json.dumps({**payload, **dd.to_dict()}, indent=1) + "\n")
+    if args.plot:
+        from rlattn.plotting import paired_difference_plot
+
+        first, second = f"({a.tracker} - {b.tracker})", f"({c.tracker} - {d.tracker})"
+        print(f"wrote {paired_difference_plot(dd, args.plot, first, second, args.metric)}")
     return 0
 
 

@@ -215,6 +215,30 @@ def test_evaluate_and_compare_seed_folders(annotated, tmp_path, capsys):
     assert (tmp_path / "c.png").stat().st_size > 10_000
 
 
+def test_compare_against_gives_the_difference_of_differences(annotated, tmp_path, capsys):
+    """An effect (good − bad) present in setting 1 and absent in setting 2 is found by
+    `rlattn compare A B --against C D`; a setting compared with itself gives exactly 0."""
+    anno, truth = annotated
+    rng = np.random.default_rng(6)
+    folders = {n: tmp_path / n for n in ("good1", "bad1", "good2", "bad2")}
+    _write_seed_results(folders["good1"], range(3), truth, rng.uniform(0, 3, (3, 4)))
+    _write_seed_results(folders["bad1"], range(3), truth, rng.uniform(12, 18, (3, 4)))
+    for n in ("good2", "bad2"):  # no effect in setting 2
+        _write_seed_results(folders[n], range(2), truth, rng.uniform(12, 18, (2, 4)))
+    common = ["--annotations", str(anno), "--sequences", "Alpha,Beta,Gamma,Delta"]
+    argv = ["compare", str(folders["good1"]), str(folders["bad1"]), "--against", str(folders["good2"]),
+            str(folders["bad2"]), *common, "--json", str(tmp_path / "dd.json")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "mean difference of differences (AUC)" in out and "A - B larger on 4" in out
+    payload = json.loads((tmp_path / "dd.json").read_text())
+    assert payload["contrast"] == "(a - b) - (c - d)" and payload["mean_delta"]["ci_low"] > 0
+    argv = ["compare", str(folders["good1"]), str(folders["bad1"]), "--against", str(folders["good1"]),
+            str(folders["bad1"]), *common]
+    assert main(argv) == 0
+    assert "+0.000" in capsys.readouterr().out
+
+
 def test_incomplete_seeds_and_targets_are_left_out_and_named(annotated, tmp_path, capsys):
     from rlattn.evaluation.annotations import load_annotations
     from rlattn.evaluation.seeds import evaluate_seeds
