@@ -1,4 +1,6 @@
-"""Why λ hurts, measured: the balance between the cross-entropy's and the regulariser's gradients.
+"""Why the tracker does what it does, measured.
+
+**Gradient balance** (why λ hurts): the cross-entropy's and the regulariser's gradients.
 
 A tracker with ``record_gradients = True`` writes, for every SGD step, the norms over fc4–fc6 of
 ``∇CE`` and ``∇(λ Σ R)`` before clipping, their cosine and whether clipping at ``grad_clip`` fired
@@ -6,11 +8,24 @@ A tracker with ``record_gradients = True`` writes, for every SGD step, the norms
 question needs: how large the regulariser's gradient is against the cross-entropy's, and how much
 of the cross-entropy's step survives the clipping that the two share. Pure functions over the
 history, plus :func:`record_gradient_balance` that makes one.
+
+**The online update** (why the λ = 0 baseline loses targets): :func:`update_diagnosis` tracks a
+sequence while scoring the true box at every frame (is the target still what the classifier likes
+most?) and, with ``oracle=True``, draws every update's new training samples around the true box
+instead of the tracker's own estimate. A target that the oracle run keeps was lost to the update
+learning its own drift; one that it loses too is one the classifier cannot tell from the
+background with these features. ``python -m rlattn.diagnostics updates …`` runs it over targets and
+seeds into a JSON file.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -71,3 +86,125 @@ def record_gradient_balance(
         track_sequence(tracker, sequence, progress=progress)
         out[float(lam)] = list(tracker.history)
     return out
+
+
+def update_diagnosis(sequence, config: TrackerConfig, *, oracle: bool = False, frames: int | None = None) -> dict:
+    """Track ``sequence`` (its first ``frames``) with ``config`` and record, per frame, the overlap,
+    the mean score of the top candidates the tracker chose (``chosen_score``), the score of the true
+    box (``truth_score``; NaN where there is none) and whether the frame counted as a success.
+
+    With ``oracle`` the updates learn from samples drawn around the true box (see the module doc);
+    without it the run's boxes are those of a plain run with the same configuration and seed, since
+    scoring the true box draws no random numbers.
+    """
+    from rlattn.boxes import iou, to_zero_based
+    from rlattn.evaluation.failures import lost_frame
+    from rlattn.tracker import DATTracker
+    from rlattn.tracking import track_sequence
+
+    seq = sequence.truncated(frames) if frames else sequence
+    truth = to_zero_based(np.asarray(seq.boxes, dtype=np.float64))
+    valid = np.isfinite(truth).all(axis=1) & (truth[:, 2] > 0) & (truth[:, 3] > 0)
+    tracker = DATTracker(config)
+    tracker.truth = lambda i: truth[i] if valid[i] else None
+    tracker.oracle_updates = oracle
+    n = len(seq)
+    chosen, true_score, success = np.full(n, np.nan), np.full(n, np.nan), np.ones(n, bool)
+
+    def record(i: int, image, box) -> None:
+        if i == 0:
+            return
+        chosen[i] = tracker.last_target_score
+        if tracker.last_truth_score is not None:
+            true_score[i] = tracker.last_truth_score
+        success[i] = tracker.last_success
+
+    boxes, info = track_sequence(tracker, seq, progress=False, on_frame=record)
+    overlaps = iou(boxes, np.asarray(seq.boxes, dtype=np.float64))
+    overlaps = np.where(valid, overlaps, np.nan)
+    lost = lost_frame(overlaps)
+    return {
+        "boxes": boxes.tolist(),
+        "iou": overlaps.tolist(),
+        "chosen_score": chosen.tolist(),
+        "truth_score": true_score.tolist(),
+        "success": success.tolist(),
+        "lost_frame": lost,
+        "mean_iou": float(np.nanmean(overlaps)),
+        "fps": info.get("fps"),
+    }
+
+
+def _seeds(text: str) -> list[int]:
+    lo, sep, hi = text.partition("-")
+    return list(range(int(lo), int(hi) + 1)) if sep else [int(v) for v in text.split(",")]
+
+
+def _updates_command(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from rlattn.datasets import default_data_root
+    from rlattn.errors import RlattnError
+    from rlattn.experiments import resolve_sequences
+    from rlattn.machine import cpu_description, source_commit
+    from rlattn.results import atomic_write_text
+
+    root = args.data_root or default_data_root()
+    if root is None:
+        raise RlattnError("no benchmark data found: pass --data-root, set RLATTN_DATA or run 'rlattn data get otb2015'")
+    refs, missing = resolve_sequences(Path(root), "otb2015", args.targets.split(","))
+    if missing:
+        raise RlattnError(f"not under {root}: {', '.join(missing)}")
+    torch.set_num_threads(args.threads)
+    out = json.loads(args.json.read_text()) if args.json.is_file() else {}
+    base = TrackerConfig(mode=args.mode, lam=args.lam)
+    out.setdefault("config", {"mode": args.mode, "lam": args.lam, "frames": args.frames, "backbone": base.backbone})
+    runs = out.setdefault("runs", {})
+    jobs = [(r, s, v) for r in refs for s in _seeds(args.seeds) for v in ("plain", "oracle")]
+    todo = [j for j in jobs if f"{j[0].key}/{j[1]}/{j[2]}" not in runs]
+    print(f"{len(jobs) - len(todo)} of {len(jobs)} runs already in {args.json}")
+    for ref, seed, variant in tqdm(todo, desc="update diagnosis", unit="run"):
+        t0 = time.time()
+        rec = update_diagnosis(ref.load(), base.replace(seed=seed), oracle=variant == "oracle", frames=args.frames)
+        rec.update(target=ref.key, seed=seed, variant=variant, seconds=round(time.time() - t0, 1))
+        runs[f"{ref.key}/{seed}/{variant}"] = rec
+        out["made_by"] = {"machine": cpu_description(), "commit": source_commit(), "threads": args.threads,
+                          "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.json, json.dumps(out) + "\n")  # after every run: a stop loses one run
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rlattn.errors import RlattnError
+
+    parser = argparse.ArgumentParser(prog="python -m rlattn.diagnostics")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    p = verbs.add_parser("updates", help="score the true box every frame; plain runs and oracle-update runs")
+    p.add_argument("--targets", required=True, help="comma-separated OTB targets, e.g. Diving,MotorRolling,Jogging-1")
+    p.add_argument("--seeds", default="0-2", help="e.g. 0-2 or 0,3")
+    p.add_argument("--frames", type=int, default=None, help="first N frames (default: whole sequences)")
+    p.add_argument("--mode", choices=["fast", "exact"], default="fast")
+    p.add_argument("--lam", type=float, default=0.0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: as the study's workers)")
+    p.add_argument("--data-root", type=Path)
+    p.add_argument("--json", type=Path, required=True, help="results; runs already in it are skipped")
+    args = parser.parse_args(argv)
+    try:
+        seeds_ok = bool(_seeds(args.seeds)) and min(_seeds(args.seeds)) >= 0
+    except ValueError:
+        seeds_ok = False
+    try:
+        if not seeds_ok:
+            raise RlattnError(f"--seeds expects e.g. 0-2 or 0,3, got {args.seeds!r}")
+        if args.frames is not None and args.frames < 2:
+            raise RlattnError("--frames must be at least 2")
+        return _updates_command(args)
+    except (RlattnError, OSError) as exc:
+        print(f"python -m rlattn.diagnostics: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

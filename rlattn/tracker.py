@@ -97,6 +97,14 @@ class DATTracker:
         # diagnostics: each history record also gets the cross-entropy's and the regulariser's
         # gradient norms, their cosine and the clipping (rlattn.training.train_classifier)
         self.record_gradients = False
+        # diagnostics (rlattn.diagnostics.update_diagnosis): the true box of frame i, 0-based x,y,w,h
+        # (None where unknown). With it every update also scores the true box (last_truth_score);
+        # with oracle_updates its new training samples are drawn around the true box instead of
+        # the tracker's own estimate: a classifier that still loses the target then cannot tell it
+        # from the background, while one that keeps it had been learning its own drift
+        self.truth: Callable[[int], np.ndarray | None] | None = None
+        self.oracle_updates = False
+        self.last_truth_score: float | None = None
 
     # --- timing ---------------------------------------------------------------------------
     @contextmanager
@@ -112,13 +120,16 @@ class DATTracker:
             self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
 
     # --- helpers ----------------------------------------------------------------------------
-    def _features(self, image: torch.Tensor, *groups: np.ndarray) -> list[torch.Tensor]:
-        """Features of each group of boxes; all groups share one pass (one region in fast mode)."""
+    def _features(
+        self, image: torch.Tensor, *groups: np.ndarray, around: np.ndarray | None = None
+    ) -> list[torch.Tensor]:
+        """Features of each group of boxes; all groups share one pass (one region in fast mode,
+        resampled for the size of the current target, or of ``around``)."""
         boxes = np.concatenate([np.asarray(g, dtype=np.float64).reshape(-1, 4) for g in groups])
         if len(boxes) == 0:
             feats = torch.zeros((0, self.net.feature_dim), device=self.device)
         else:
-            feats = self.extract(image, boxes, self.target)
+            feats = self.extract(image, boxes, self.target if around is None else around)
         return list(feats.split([len(g) for g in groups]))
 
     def _scores(self, feats: torch.Tensor) -> torch.Tensor:
@@ -126,11 +137,19 @@ class DATTracker:
             return self.net.classifier(feats)
 
     def _draw(
-        self, kind: str, n: int, overlap: tuple[float, float], trans: float, scale: float, aspect: float | None = None
+        self,
+        kind: str,
+        n: int,
+        overlap: tuple[float, float],
+        trans: float,
+        scale: float,
+        aspect: float | None = None,
+        around: np.ndarray | None = None,
     ) -> np.ndarray:
-        """``n`` labelled training boxes of one kind around the current target."""
+        """``n`` labelled training boxes of one kind around the current target (or ``around``)."""
+        centre = self.target if around is None else around
         return generate_with_overlap(
-            self.rng, kind, self.target, n, self.image_size, overlap, trans=trans, scale=scale, aspect=aspect
+            self.rng, kind, centre, n, self.image_size, overlap, trans=trans, scale=scale, aspect=aspect
         )
 
     def _train(self, pos: SamplePool, neg: SamplePool, iters: int, optimizer, stage: str) -> None:
@@ -241,6 +260,12 @@ class DATTracker:
             top_np = top.cpu().numpy()
             self.target = samples[top_np].mean(axis=0)
         self.last_samples, self.last_scores = samples, scores.cpu().numpy()
+        truth = self.truth(self.frame) if self.truth is not None else None
+        self.last_truth_score = None
+        if truth is not None:  # no random numbers drawn: the run's trajectory is unchanged
+            (truth_feats,) = self._features(img_t, truth[None], around=truth)
+            self.last_truth_score = float(self._scores(truth_feats)[0, 1])
+        around = truth if self.oracle_updates else None
         success = target_score > cfg.success_threshold
         self.trans = cfg.trans if success else min(self.trans * cfg.trans_expand, cfg.trans_limit)
         result = self.target
@@ -248,10 +273,14 @@ class DATTracker:
             with self._timed("bbreg"):
                 result = self.bbreg.predict(feats[top], samples[top_np]).mean(axis=0)
             with self._timed("collect"):
-                pos = self._draw("gaussian", cfg.n_pos_update, cfg.overlap_pos_update, cfg.trans_pos, cfg.scale_pos)
-                neg = self._draw("uniform", cfg.n_neg_update, cfg.overlap_neg_update, cfg.trans_neg, cfg.scale_neg)
+                pos = self._draw(
+                    "gaussian", cfg.n_pos_update, cfg.overlap_pos_update, cfg.trans_pos, cfg.scale_pos, around=around
+                )
+                neg = self._draw(
+                    "uniform", cfg.n_neg_update, cfg.overlap_neg_update, cfg.trans_neg, cfg.scale_neg, around=around
+                )
                 if len(pos) and len(neg):
-                    pos_f, neg_f = self._features(img_t, pos, neg)
+                    pos_f, neg_f = self._features(img_t, pos, neg, around=around)
                     self.memory.add(self.frame, img_t, pos, pos_f, neg, neg_f)
         with self._timed("update"):
             if not success:

@@ -68,3 +68,38 @@ def test_mean_reduction_divides_the_regulariser_by_the_batch():
     assert TrackerSpec("dat", mean).config_hash() != TrackerSpec("dat", cfg).config_hash()
     assert TrackerSpec("dat", cfg.replace(reg_reduction="sum")).config_hash() == TrackerSpec("dat", cfg).config_hash()
     assert TrackerSpec("mdnet", mean).config_hash() == TrackerSpec("mdnet", cfg).config_hash()
+
+
+def test_scoring_the_true_box_leaves_the_run_alone_and_the_oracle_learns_from_the_truth():
+    """``update_diagnosis`` without the oracle gives a plain run's boxes (scoring the true box
+    draws no random numbers); with it the updates' samples are drawn around the true box."""
+    from rlattn import DATTracker
+    from rlattn.datasets import make_synthetic_sequence
+    from rlattn.diagnostics import update_diagnosis
+    from rlattn.tracking import track_sequence
+
+    seq = make_synthetic_sequence(n_frames=12, name="demo")
+    cfg = TrackerConfig.quick(mode="fast", iters_init=3, iters_update=2, seed=2, long_interval=2)
+    plain, _ = track_sequence(DATTracker(cfg), seq, progress=False)
+    seen = update_diagnosis(seq, cfg)
+    assert np.array_equal(np.array(seen["boxes"]), plain)
+    scores = np.array(seen["truth_score"])
+    assert np.isnan(scores[0]) and np.isfinite(scores[1:]).all()
+    assert len(seen["iou"]) == len(seq) and seen["iou"][0] == pytest.approx(1.0)
+    oracle = update_diagnosis(seq, cfg, oracle=True)
+    assert not np.array_equal(np.array(oracle["boxes"]), plain)  # other samples, other classifier
+    short = update_diagnosis(seq, cfg, frames=5)
+    assert np.array_equal(np.array(short["boxes"]), plain[:5])
+
+
+def test_update_diagnosis_command_refuses_bad_input_in_one_line(tmp_path, capsys):
+    from rlattn.diagnostics import main
+
+    out = tmp_path / "d.json"
+    assert main(["updates", "--targets", "Car4", "--seeds", "x", "--json", str(out)]) == 2
+    assert "--seeds expects" in capsys.readouterr().err
+    assert main(["updates", "--targets", "Car4", "--frames", "1", "--json", str(out)]) == 2
+    assert "--frames must be at least 2" in capsys.readouterr().err
+    assert main(["updates", "--targets", "Car4", "--data-root", str(tmp_path / "none"), "--json", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and not out.exists()
