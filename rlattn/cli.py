@@ -680,7 +680,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.results_root:
             from rlattn.experiments import frames_limit, results_folder
 
-            outs = [results_folder(args.results_root, spec, frames_limit(refs)) for spec, _ in specs]
+            # seeds live in seed<N>/ folders of the new layout: never in a one-seed folder of old
+            legacy = args.seeds is None
+            outs = [results_folder(args.results_root, spec, frames_limit(refs), legacy=legacy) for spec, _ in specs]
             specs = [(spec, out.name) for (spec, _), out in zip(specs, outs)]
         else:
             outs = [args.out / tag for _, tag in specs]

@@ -409,6 +409,11 @@ def sequence_tasks(
     ``seeds`` each seed's go into :func:`seed_folder` ``(out_dir, seed)``.
     """
     digest = claim_folder(out_dir, spec, frames_limit(refs))
+    if seeds is not None and digest != spec.config_hash(frames_limit(refs)):
+        raise RlattnError(
+            f"{out_dir} holds one seed's results made before seeds became a dimension (its hash includes the "
+            "seed); --seeds writes seed<N>/ folders into a folder of its own: use --results-root or another --out"
+        )
     if seeds is None:
         _refuse_other_seed(Path(out_dir), spec.seed)
         return [SequenceTask(spec, ref, Path(out_dir), digest, tag) for ref in refs]

@@ -410,6 +410,35 @@ def test_a_one_seed_folder_refuses_another_seed(tmp_path):
     assert sequence_tasks(TrackerSpec("dat", TrackerConfig.quick(seed=4)), refs, out, seeds=[4])  # seed4/ is free
 
 
+def test_seeds_never_go_into_a_one_seed_folder_of_old(tmp_path, capsys):
+    """A folder made when the hash included the seed holds one seed's files directly: `--seeds`
+    must write into the new-layout folder (which chapters read), not into seed<N>/ beside them."""
+    from rlattn.config import TrackerConfig
+    from rlattn.datasets import make_synthetic_sequence, write_sequence
+    from rlattn.errors import RlattnError
+    from rlattn.experiments import SequenceRef, TrackerSpec, legacy_results_folder, results_folder, sequence_tasks
+
+    root = tmp_path / "data"
+    write_sequence(make_synthetic_sequence(3, seed=0), root / "otb" / "Alpha")
+    res = tmp_path / "res"
+    spec = TrackerSpec("mdnet", TrackerConfig.quick(mode="fast"))
+    old = legacy_results_folder(res, spec)
+    old.mkdir(parents=True)
+    (old / "rlattn-config.json").write_text(
+        json.dumps({"config_hash": spec.config_hash(with_seed=True), **spec.describe(with_seed=True)})
+    )
+    refs = [SequenceRef("alpha", root / "otb" / "Alpha")]
+    with pytest.raises(RlattnError, match="before seeds became a dimension"):
+        sequence_tasks(spec, refs, old, seeds=[0, 1])
+    assert sequence_tasks(spec, refs, old)  # one seed into it, as before
+    assert results_folder(res, spec) == old and results_folder(res, spec, legacy=False) != old
+    argv = ["run", "--tracker", "mdnet", "--quick", "--mode", "fast", "--data-root", str(root), "--sequences",
+            "Alpha", "--seeds", "0", "--results-root", str(res), "--no-progress"]
+    assert main(argv) == 0
+    new = results_folder(res, spec, legacy=False)
+    assert (new / "seed0" / "Alpha.txt").is_file() and not (old / "seed0").exists()
+
+
 def test_describe_results_names_only_the_seeds_used(tmp_path):
     import json
 
