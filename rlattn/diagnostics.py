@@ -135,6 +135,39 @@ def update_diagnosis(sequence, config: TrackerConfig, *, oracle: bool = False, f
     }
 
 
+def summarise_update_runs(runs: dict[str, dict], window: int = 5) -> list[dict]:
+    """Pair each target's and seed's plain and oracle runs (``"<target>/<seed>/plain|oracle"``
+    entries of :func:`update_diagnosis`) into one row: where each lost the target, its mean IoU, and
+    ``score_gap``, the true box's score minus the chosen boxes' over the ``window`` frames up to the
+    plain run's loss (negative: the classifier preferred what it chose; None without a loss)."""
+    rows = []
+    pairs = sorted({(r["target"], r["seed"]) for r in runs.values()})
+    for target, seed in pairs:
+        plain, oracle = runs.get(f"{target}/{seed}/plain"), runs.get(f"{target}/{seed}/oracle")
+        if plain is None or oracle is None:
+            continue
+        lost = plain["lost_frame"]
+        gap = None
+        if lost is not None:
+            span = slice(max(lost - window + 1, 1), lost + 1)
+            truth, chosen = np.array(plain["truth_score"], float), np.array(plain["chosen_score"], float)
+            diff = truth[span] - chosen[span]
+            gap = float(np.nanmean(diff)) if np.isfinite(diff).any() else None
+        rows.append(
+            {
+                "target": target,
+                "seed": seed,
+                "plain_lost": lost,
+                "plain_iou": plain["mean_iou"],
+                "oracle_lost": oracle["lost_frame"],
+                "oracle_iou": oracle["mean_iou"],
+                "score_gap": gap,
+                "plain_boxes": plain["boxes"],
+            }
+        )
+    return rows
+
+
 def _seeds(text: str) -> list[int]:
     lo, sep, hi = text.partition("-")
     return list(range(int(lo), int(hi) + 1)) if sep else [int(v) for v in text.split(",")]

@@ -103,3 +103,28 @@ def test_update_diagnosis_command_refuses_bad_input_in_one_line(tmp_path, capsys
     assert main(["updates", "--targets", "Car4", "--data-root", str(tmp_path / "none"), "--json", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err and not out.exists()
+
+
+def test_update_runs_pair_into_rows_with_the_score_gap_before_the_loss():
+    from rlattn.diagnostics import summarise_update_runs
+
+    def run(target, seed, variant, lost, truth, chosen):
+        return {"target": target, "seed": seed, "variant": variant, "lost_frame": lost, "mean_iou": 0.5,
+                "truth_score": truth, "chosen_score": chosen, "boxes": [[0, 0, 1, 1]]}
+
+    nan = float("nan")
+    truth = [nan, 1.0, 1.0, -2.0, -3.0, -4.0, -5.0, -6.0]
+    chosen = [nan, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    runs = {
+        "a/0/plain": run("a", 0, "plain", 6, truth, chosen),
+        "a/0/oracle": run("a", 0, "oracle", None, truth, chosen),
+        "b/1/plain": run("b", 1, "plain", None, truth, chosen),
+        "b/1/oracle": run("b", 1, "oracle", None, truth, chosen),
+        "c/0/plain": run("c", 0, "plain", 3, truth, chosen),  # its oracle run is not in yet
+    }
+    rows = summarise_update_runs(runs)
+    assert [(r["target"], r["seed"]) for r in rows] == [("a", 0), ("b", 1)]
+    a, b = rows
+    assert a["score_gap"] == pytest.approx(np.mean([-1, -3, -4, -5, -6]))  # frames 2..6
+    assert a["plain_lost"] == 6 and a["oracle_lost"] is None and b["score_gap"] is None
+    assert summarise_update_runs(runs, window=2)[0]["score_gap"] == pytest.approx(-5.5)  # frames 5, 6

@@ -466,3 +466,17 @@ def test_describe_results_names_every_machine_up_to_three(tmp_path):
     text = describe_results(tmp_path, seeds=[0, 1, 2])
     assert all(f"CPU {k}" in text for k in range(3)) and "more" not in text
     assert "(+2 more)" in describe_results(tmp_path)
+
+
+def test_adoption_needs_an_interval_above_zero_and_no_loss_of_speed():
+    from rlattn.evaluation.adoption import adoption
+    from rlattn.evaluation.statistics import Estimate
+
+    better, covers = Estimate(0.03, 0.01, 0.05, 23, 3), Estimate(0.01, -0.02, 0.04, 23, 3)
+    one_seed = Estimate(0.05, None, None, 23, 1)
+    assert adoption(better, 5.5, 5.4) == (True, "yes")
+    assert adoption(better, 4.5, 5.4) == (False, "no: slower at λ = 5")
+    assert adoption(covers, 6.0, 5.4) == (False, "no: Δ not above 0")
+    assert adoption(covers, 4.0, 5.4) == (False, "no: Δ not above 0, slower at λ = 5")
+    assert adoption(one_seed, 6.0, 5.4) == (False, "no: no interval (one seed)")
+    assert adoption(better, None, 5.4) == (False, "no: speed not measured")
