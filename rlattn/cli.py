@@ -19,6 +19,7 @@ from rlattn.config import (
     PRECISIONS,
     REDUCTIONS,
     TRACKERS,
+    WEIGHTINGS,
     TrackerConfig,
 )
 from rlattn.errors import RlattnError
@@ -95,6 +96,7 @@ def _config(args: argparse.Namespace, quick: bool, lam: float | None = None) -> 
         reg_samples=args.reg_samples,
         attention_map=args.attention_map,
         reg_reduction=args.reg_reduction,
+        reg_weighting=args.reg_weighting,
         mining_precision=args.mining_precision,
     )
 
@@ -119,6 +121,13 @@ def _add_mode_args(p: argparse.ArgumentParser) -> None:
         choices=REDUCTIONS,
         default="sum",
         help="R over the mini-batch: summed like the cross-entropy (the paper) or averaged",
+    )
+    p.add_argument(
+        "--reg-weighting",
+        choices=WEIGHTINGS,
+        default="fixed",
+        help="fixed: the step follows the gradient of CE + λR (the paper); relative: R's gradient is rescaled "
+        "each step to λ times the cross-entropy's norm",
     )
     p.add_argument(
         "--mining-precision",

@@ -18,6 +18,7 @@ MODES = ("exact", "fast")
 PRECISIONS = ("float32", "bfloat16")
 MAP_KINDS = ("input", "first_layer_energy")  # the attention maps rlattn.attention computes
 REDUCTIONS = ("sum", "mean")
+WEIGHTINGS = ("fixed", "relative")  # TrackerConfig.reg_weighting
 # mdnet = DAT with λ = 0; attfeat = MDNet + a feature-attention module (Table 2); the rest are OpenCV's
 DAT_VARIANTS = ("dat", "mdnet", "attfeat")
 TRACKERS = (*DAT_VARIANTS, "csrt", "kcf", "nanotrack")
@@ -48,6 +49,10 @@ class TrackerConfig:
     # the batch size, so that λ weighs one sample's R against the whole batch's cross-entropy
     # (chapter 11: summed, λ Σ R dominates the clipped step)
     reg_reduction: str = "sum"
+    # "fixed": the step follows ∇(CE + λ R), the paper; "relative": the regulariser's gradient is
+    # rescaled at every step to λ times the cross-entropy's norm, so λ is a ratio and R can never
+    # swamp the cross-entropy before the clipping they share (chapter 11's second fix)
+    reg_weighting: str = "fixed"
     eps: float = 1e-8  # guards the μ/σ and σ/μ ratios
     # Table 2's other way to attend: a module re-weighting the feature cells before fc4, learned
     # with the classifier (rlattn.model.feature_attention); the paper's variant has λ = 0
@@ -121,6 +126,8 @@ class TrackerConfig:
             raise RlattnError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.reg_reduction not in REDUCTIONS:
             raise RlattnError(f"unknown reg_reduction {self.reg_reduction!r}; choose one of {', '.join(REDUCTIONS)}")
+        if self.reg_weighting not in WEIGHTINGS:
+            raise RlattnError(f"unknown reg_weighting {self.reg_weighting!r}; choose one of {', '.join(WEIGHTINGS)}")
         if self.attention_map not in MAP_KINDS:
             raise RlattnError(f"unknown attention map {self.attention_map!r}; choose one of {', '.join(MAP_KINDS)}")
         if self.mining_precision not in PRECISIONS:

@@ -40,6 +40,7 @@ _HASHED_IF_SET = {
     "mining_precision": "float32",
     "attention_map": "input",
     "reg_reduction": "sum",
+    "reg_weighting": "fixed",
 }
 
 
@@ -75,8 +76,9 @@ class TrackerSpec:
             cfg = cfg.replace(lam=0.0)
         elif self.name == "attfeat":
             cfg = cfg.replace(lam=0.0, feature_attention=True)
-        if cfg.lam == 0 and (cfg.attention_map, cfg.reg_reduction) != ("input", "sum"):
-            cfg = cfg.replace(attention_map="input", reg_reduction="sum")  # no regulariser: the same computation
+        if cfg.lam == 0 and (cfg.attention_map, cfg.reg_reduction, cfg.reg_weighting) != ("input", "sum", "fixed"):
+            # no regulariser: the same computation
+            cfg = cfg.replace(attention_map="input", reg_reduction="sum", reg_weighting="fixed")
         return cfg
 
     def describe(self, frames: int | None = None, with_seed: bool = False) -> dict:

@@ -132,8 +132,14 @@ def mine_hard(classifier: nn.Module, feats: torch.Tensor, k: int, dtype: torch.d
     return target.float().topk(min(k, len(feats))).indices.cpu().numpy()
 
 
-def _split_backward(params: list[torch.Tensor], ce: torch.Tensor, weighted_reg: torch.Tensor) -> dict:
-    """Set ``.grad = ∇CE + ∇(λ Σ R)`` from the two terms' own gradients; their norms and cosine."""
+def _split_backward(
+    params: list[torch.Tensor], ce: torch.Tensor, weighted_reg: torch.Tensor, relative: float | None = None
+) -> dict:
+    """Set ``.grad = ∇CE + ∇(λ Σ R)`` from the two terms' own gradients; their norms and cosine.
+
+    With ``relative`` (a ratio), the regulariser's gradient is first rescaled to ``relative`` times
+    the cross-entropy's norm (``cfg.reg_weighting == "relative"``); the norms reported are the
+    applied ones."""
 
     def grads(term: torch.Tensor, retain: bool) -> list[torch.Tensor]:
         if not term.requires_grad:
@@ -143,6 +149,11 @@ def _split_backward(params: list[torch.Tensor], ce: torch.Tensor, weighted_reg: 
 
     g_ce = grads(ce, retain=True)
     g_reg = grads(weighted_reg, retain=False)
+    if relative is not None:
+        n_ce = torch.sqrt(sum((g * g).sum() for g in g_ce))
+        n_reg = torch.sqrt(sum((g * g).sum() for g in g_reg))
+        k = relative * n_ce / n_reg if float(n_reg) > 0 else torch.zeros(())
+        g_reg = [g * k for g in g_reg]
     for p, a, b in zip(params, g_ce, g_reg):
         p.grad = a + b
     flat_ce = torch.cat([g.reshape(-1) for g in g_ce])
@@ -226,8 +237,10 @@ def train_classifier(
         loss = ce + cfg.lam * reg  # == reciprocative_loss(...) for "sum", kept in parts for the history
         optimizer.zero_grad(set_to_none=True)
         stats = None
-        if gradient_stats:
-            stats = _split_backward(params, ce, cfg.lam * reg)
+        relative = cfg.lam > 0 and cfg.reg_weighting == "relative"
+        if gradient_stats or relative:
+            split = _split_backward(params, ce, reg if relative else cfg.lam * reg, cfg.lam if relative else None)
+            stats = split if gradient_stats else None
         else:
             loss.backward()
         attention_seconds = _clock(cuda) - t0 if cfg.lam > 0 else 0.0

@@ -128,3 +128,24 @@ def test_update_runs_pair_into_rows_with_the_score_gap_before_the_loss():
     assert a["score_gap"] == pytest.approx(np.mean([-1, -3, -4, -5, -6]))  # frames 2..6
     assert a["plain_lost"] == 6 and a["oracle_lost"] is None and b["score_gap"] is None
     assert summarise_update_runs(runs, window=2)[0]["score_gap"] == pytest.approx(-5.5)  # frames 5, 6
+
+
+def test_relative_weighting_holds_the_regulariser_at_lambda_times_the_cross_entropy():
+    """``reg_weighting="relative"``: every step's applied regulariser gradient has λ times the
+    cross-entropy's norm (λ is a ratio), whatever R's own scale; a configuration of its own."""
+    from rlattn.datasets import make_synthetic_sequence
+    from rlattn.experiments import TrackerSpec
+
+    seq = make_synthetic_sequence(n_frames=3, name="demo")
+    cfg = TrackerConfig.quick(mode="fast", iters_init=2, iters_update=1, long_interval=2, reg_weighting="relative")
+    history = record_gradient_balance(seq, [0.5], cfg)[0.5]
+    a = balance_arrays(history)
+    assert len(a["grad_ce"]) >= 3
+    assert np.allclose(a["grad_reg"], 0.5 * a["grad_ce"], rtol=1e-4)
+    with pytest.raises(Exception, match="reg_weighting"):
+        TrackerConfig(reg_weighting="adaptive")
+    fixed = cfg.replace(reg_weighting="fixed")
+    assert TrackerSpec("dat", cfg).config_hash() != TrackerSpec("dat", fixed).config_hash()
+    assert TrackerSpec("dat", fixed).config_hash() == TrackerSpec("dat", TrackerConfig.quick(
+        mode="fast", iters_init=2, iters_update=1, long_interval=2)).config_hash()
+    assert TrackerSpec("mdnet", cfg).config_hash() == TrackerSpec("mdnet", fixed).config_hash()
