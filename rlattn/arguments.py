@@ -66,3 +66,19 @@ def distinct(items: Iterable[T], key: Callable[[T], Hashable] = lambda x: x) -> 
             seen.add(k)
             out.append(item)
     return out
+
+
+def seed_list(text: str) -> list[int]:
+    """``0-4`` or ``0,2,7`` (or both: ``0-2,7``) as a sorted list of distinct seeds >= 0."""
+    seeds: set[int] = set()
+    try:
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            lo, sep, hi = part.partition("-")
+            seeds.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+    except ValueError:
+        raise RlattnError(f"--seeds expects e.g. 0-4 or 0,2,7, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise RlattnError(f"--seeds needs seeds >= 0, got {text!r}")
+    return sorted(seeds)

@@ -510,18 +510,12 @@ def _lambdas(text: str) -> list[float]:
 
 def _seeds(text: str) -> list[int]:
     """``0-4`` or ``0,2,7`` (or both: ``0-2,7``) as a sorted list of distinct seeds."""
-    seeds: set[int] = set()
+    from rlattn.arguments import seed_list
+
     try:
-        for part in (p.strip() for p in text.split(",")):
-            if not part:
-                continue
-            lo, sep, hi = part.partition("-")
-            seeds.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds expects e.g. 0-4 or 0,2,7, got {text!r}") from None
-    if not seeds or min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"--seeds needs seeds >= 0, got {text!r}")
-    return sorted(seeds)
+        return seed_list(text)
+    except RlattnError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_run(sub) -> None:

@@ -168,15 +168,11 @@ def summarise_update_runs(runs: dict[str, dict], window: int = 5) -> list[dict]:
     return rows
 
 
-def _seeds(text: str) -> list[int]:
-    lo, sep, hi = text.partition("-")
-    return list(range(int(lo), int(hi) + 1)) if sep else [int(v) for v in text.split(",")]
-
-
 def _updates_command(args: argparse.Namespace) -> int:
     import torch
     from tqdm import tqdm
 
+    from rlattn.arguments import seed_list
     from rlattn.datasets import default_data_root
     from rlattn.errors import RlattnError
     from rlattn.experiments import resolve_sequences
@@ -194,7 +190,7 @@ def _updates_command(args: argparse.Namespace) -> int:
     base = TrackerConfig(mode=args.mode, lam=args.lam)
     out.setdefault("config", {"mode": args.mode, "lam": args.lam, "frames": args.frames, "backbone": base.backbone})
     runs = out.setdefault("runs", {})
-    jobs = [(r, s, v) for r in refs for s in _seeds(args.seeds) for v in ("plain", "oracle")]
+    jobs = [(r, s, v) for r in refs for s in seed_list(args.seeds) for v in ("plain", "oracle")]
     todo = [j for j in jobs if f"{j[0].key}/{j[1]}/{j[2]}" not in runs]
     print(f"{len(jobs) - len(todo)} of {len(jobs)} runs already in {args.json}")
     for ref, seed, variant in tqdm(todo, desc="update diagnosis", unit="run"):
@@ -210,6 +206,7 @@ def _updates_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rlattn.arguments import seed_list
     from rlattn.errors import RlattnError
 
     parser = argparse.ArgumentParser(prog="python -m rlattn.diagnostics")
@@ -225,12 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, required=True, help="results; runs already in it are skipped")
     args = parser.parse_args(argv)
     try:
-        seeds_ok = bool(_seeds(args.seeds)) and min(_seeds(args.seeds)) >= 0
-    except ValueError:
-        seeds_ok = False
-    try:
-        if not seeds_ok:
-            raise RlattnError(f"--seeds expects e.g. 0-2 or 0,3, got {args.seeds!r}")
+        seed_list(args.seeds)
         if args.frames is not None and args.frames < 2:
             raise RlattnError("--frames must be at least 2")
         return _updates_command(args)
