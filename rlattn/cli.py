@@ -407,8 +407,6 @@ def _add_compare(sub) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    import json
-
     from rlattn.evaluation.seeds import compare, evaluate_seeds
 
     _check_outputs(args)
@@ -438,24 +436,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
         f"A better on {cmp.wins}, worse on {cmp.losses}, equal on {cmp.ties} targets; "
         f"sign test p = {cmp.sign_p:.3g}, Wilcoxon signed-rank p = {cmp.wilcoxon_p:.3g}"
     )
+    payload = {"metric": args.metric, "a": str(args.a), "b": str(args.b), "name_a": a.tracker, "name_b": b.tracker}
+    return _finish_comparison(args, cmp, payload, a.tracker, b.tracker)
+
+
+def _finish_comparison(args: argparse.Namespace, cmp, payload: dict, name_a: str, name_b: str) -> int:
+    """A comparison's notes, ``--json`` (``payload`` plus the comparison) and ``--plot``: the tail
+    of ``compare`` with and without ``--against``."""
+    import json
+
     for note in cmp.notes:
         print(f"note: {note}")
     if args.json:
         from rlattn.results import atomic_write_text
 
-        payload = {"metric": args.metric, "a": str(args.a), "b": str(args.b), "name_a": a.tracker, "name_b": b.tracker}
         atomic_write_text(args.json, json.dumps({**payload, **cmp.to_dict()}, indent=1) + "\n")
     if args.plot:
         from rlattn.plotting import paired_difference_plot
 
-        print(f"wrote {paired_difference_plot(cmp, args.plot, a.tracker, b.tracker, args.metric)}")
+        print(f"wrote {paired_difference_plot(cmp, args.plot, name_a, name_b, args.metric)}")
     return 0
 
 
 def _compare_differences(args: argparse.Namespace, annotations, keys: list[str], a, b) -> int:
     """``rlattn compare A B --against C D``: (A − B) − (C − D) per target, with its interval."""
-    import json
-
     from rlattn.errors import RlattnError
     from rlattn.evaluation.seeds import evaluate_seeds
     from rlattn.evaluation.statistics import difference_of_differences
@@ -482,20 +486,9 @@ def _compare_differences(args: argparse.Namespace, annotations, keys: list[str],
     print(f"mean difference of differences ({m}): {dd.mean.format()}")
     print(f"A - B larger on {dd.wins}, smaller on {dd.losses} targets; sign test p = {dd.sign_p:.3g}, "
           f"Wilcoxon signed-rank p = {dd.wilcoxon_p:.3g}")
-    for note in dd.notes:
-        print(f"note: {note}")
-    if args.json:
-        from rlattn.results import atomic_write_text
-
-        names = dict(zip("abcd", (str(f) for f in (args.a, args.b, *args.against))))
-        payload = {"metric": args.metric, "contrast": "(a - b) - (c - d)", **names}
-        atomic_write_text(args.json, json.dumps({**payload, **dd.to_dict()}, indent=1) + "\n")
-    if args.plot:
-        from rlattn.plotting import paired_difference_plot
-
-        first, second = f"({a.tracker} - {b.tracker})", f"({c.tracker} - {d.tracker})"
-        print(f"wrote {paired_difference_plot(dd, args.plot, first, second, args.metric)}")
-    return 0
+    names = dict(zip("abcd", (str(f) for f in (args.a, args.b, *args.against))))
+    payload = {"metric": args.metric, "contrast": "(a - b) - (c - d)", **names}
+    return _finish_comparison(args, dd, payload, f"({a.tracker} - {b.tracker})", f"({c.tracker} - {d.tracker})")
 
 
 def _lambdas(text: str) -> list[float]:

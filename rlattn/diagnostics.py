@@ -188,7 +188,9 @@ def _updates_command(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     out = json.loads(args.json.read_text()) if args.json.is_file() else {}
     base = TrackerConfig(mode=args.mode, lam=args.lam)
-    out.setdefault("config", {"mode": args.mode, "lam": args.lam, "frames": args.frames, "backbone": base.backbone})
+    config = {"mode": args.mode, "lam": args.lam, "frames": args.frames, "backbone": base.backbone}
+    if out.setdefault("config", config) != config:  # runs of another setting would be skipped as done
+        raise RlattnError(f"{args.json} holds runs of another setting ({out['config']}); give another --json")
     runs = out.setdefault("runs", {})
     jobs = [(r, s, v) for r in refs for s in seed_list(args.seeds) for v in ("plain", "oracle")]
     todo = [j for j in jobs if f"{j[0].key}/{j[1]}/{j[2]}" not in runs]

@@ -410,8 +410,9 @@ def sequence_tasks(
     Without ``seeds`` the results go into ``out_dir`` itself (one seed, the spec's own); with
     ``seeds`` each seed's go into :func:`seed_folder` ``(out_dir, seed)``.
     """
-    digest = claim_folder(out_dir, spec, frames_limit(refs))
-    if seeds is not None and digest != spec.config_hash(frames_limit(refs)):
+    frames = frames_limit(refs)
+    digest = claim_folder(out_dir, spec, frames)
+    if seeds is not None and digest != spec.config_hash(frames):
         raise RlattnError(
             f"{out_dir} holds one seed's results made before seeds became a dimension (its hash includes the "
             "seed); --seeds writes seed<N>/ folders into a folder of its own: use --results-root or another --out"

@@ -149,16 +149,14 @@ def _split_backward(
 
     g_ce = grads(ce, retain=True)
     g_reg = grads(weighted_reg, retain=False)
-    if relative is not None:
-        n_ce = torch.sqrt(sum((g * g).sum() for g in g_ce))
-        n_reg = torch.sqrt(sum((g * g).sum() for g in g_reg))
-        k = relative * n_ce / n_reg if float(n_reg) > 0 else torch.zeros(())
-        g_reg = [g * k for g in g_reg]
-    for p, a, b in zip(params, g_ce, g_reg):
-        p.grad = a + b
     flat_ce = torch.cat([g.reshape(-1) for g in g_ce])
     flat_reg = torch.cat([g.reshape(-1) for g in g_reg])
     n_ce, n_reg = float(flat_ce.norm()), float(flat_reg.norm())
+    if relative is not None:
+        k = relative * n_ce / n_reg if n_reg > 0 else 0.0
+        g_reg, flat_reg, n_reg = [g * k for g in g_reg], flat_reg * k, n_reg * k
+    for p, a, b in zip(params, g_ce, g_reg):
+        p.grad = a + b
     cosine = float(flat_ce @ flat_reg) / (n_ce * n_reg) if n_ce > 0 and n_reg > 0 else float("nan")
     return {"grad_ce": n_ce, "grad_reg": n_reg, "grad_cosine": cosine}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -103,6 +105,14 @@ def test_update_diagnosis_command_refuses_bad_input_in_one_line(tmp_path, capsys
     assert main(["updates", "--targets", "Car4", "--data-root", str(tmp_path / "none"), "--json", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err and not out.exists()
+    out.write_text(json.dumps({"config": {"mode": "fast", "lam": 0.0, "frames": 80, "backbone": "efficientnet_lite0"},
+                               "runs": {}}))
+    from rlattn.datasets import make_synthetic_sequence, write_sequence
+
+    write_sequence(make_synthetic_sequence(3, seed=0), tmp_path / "data" / "otb" / "Car4")
+    argv = ["updates", "--targets", "Car4", "--frames", "3", "--data-root", str(tmp_path / "data"), "--json", str(out)]
+    assert main(argv) == 2  # 3 frames into a file of 80-frame runs: refused, nothing run
+    assert "holds runs of another setting" in capsys.readouterr().err
 
 
 def test_update_runs_pair_into_rows_with_the_score_gap_before_the_loss():
