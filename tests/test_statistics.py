@@ -480,3 +480,12 @@ def test_adoption_needs_an_interval_above_zero_and_no_loss_of_speed():
     assert adoption(covers, 4.0, 5.4) == (False, "no: Δ not above 0, slower at λ = 5")
     assert adoption(one_seed, 6.0, 5.4) == (False, "no: no interval (one seed)")
     assert adoption(better, None, 5.4) == (False, "no: speed not measured")
+
+
+def test_seeds_label_names_ranges_and_gaps():
+    from rlattn.evaluation.seeds import seeds_label
+
+    assert seeds_label([0]) == "seed 0"
+    assert seeds_label([2, 0, 1, 3, 4]) == "seeds 0–4"
+    assert seeds_label([0, 2, 5]) == "seeds 0, 2, 5"
+    assert seeds_label([None]) == "one seed"

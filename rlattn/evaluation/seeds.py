@@ -33,6 +33,19 @@ def seed_folders(folder: Path) -> dict[int | None, Path]:
     return dict(sorted(seeds.items())) if seeds else {None: folder}
 
 
+def seeds_label(seeds: list[int | None]) -> str:
+    """How a table names the seeds it averaged: ``seed 0``, ``seeds 0–4``, ``seeds 0, 2, 5``, or
+    ``one seed`` for a folder made before seeds became a dimension (its seed unnumbered)."""
+    numbered = sorted(s for s in seeds if s is not None)
+    if len(numbered) < len(seeds):
+        return "one seed" if len(seeds) == 1 else f"{len(seeds)} seeds"
+    if len(numbered) == 1:
+        return f"seed {numbered[0]}"
+    if numbered == list(range(numbered[0], numbered[-1] + 1)):
+        return f"seeds {numbered[0]}–{numbered[-1]}"
+    return "seeds " + ", ".join(map(str, numbered))
+
+
 @dataclass
 class SeedReport:
     """One configuration scored seed by seed (``reports[seed]``) on the targets every seed has."""
