@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rlattn.allocator import keep_large_allocations
+from rlattn.checkpoints import Checkpoint, checkpoint_path
 from rlattn.config import DAT_VARIANTS, TrackerConfig
 from rlattn.datasets.otb import load_otb_sequence
 from rlattn.errors import RlattnError
@@ -29,6 +30,8 @@ from rlattn.executors import RunSummary, TaskOutcome, describe_failure, execute
 from rlattn.machine import cpu_description, source_commit
 
 MANIFEST = "rlattn-config.json"
+# a killed run loses at most this much of a sequence's tracking (rlattn.checkpoints)
+DEFAULT_CHECKPOINT_SECONDS = 600.0
 # fields that change where or how fast a run goes, not what it computes; the seed is a dimension of
 # a configuration's results (``<folder>/seed<N>/``), not part of the configuration
 _NOT_HASHED = ("device", "extra", "seed")
@@ -275,6 +278,8 @@ class SequenceTask:
     out_dir: Path
     config_hash: str
     tag: str = ""  # prefixes the label when one command runs several configurations
+    # how often a long sequence saves a checkpoint to resume from after a kill (0: never)
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
 
     @property
     def label(self) -> str:
@@ -303,7 +308,19 @@ class SequenceTask:
         try:
             seq = self.ref.load()
             tracker = self.spec.build()
-            boxes, info = track_sequence(tracker, seq, progress=False)
+            checkpoint = None
+            if self.checkpoint_seconds > 0:
+                key = {
+                    "config_hash": self.config_hash,
+                    "sequence": self.ref.result_name,
+                    "frames": len(seq),
+                    "seed": self.spec.seed,
+                    "folder": str(Path(self.out_dir).resolve()),
+                }
+                note = {k: str(v) for k, v in _provenance().items() if k in ("host", "machine", "commit", "torch")}
+                path = checkpoint_path(self.out_dir, self.ref.result_name)
+                checkpoint = Checkpoint(path, key, self.checkpoint_seconds, note)
+            boxes, info = track_sequence(tracker, seq, progress=False, checkpoint=checkpoint)
             info["tracker"] = getattr(tracker, "name", self.spec.name)
             info["config_hash"] = self.config_hash
             info["run"] = _provenance()
@@ -311,6 +328,8 @@ class SequenceTask:
             if cfg is not None:
                 info["config"] = cfg.to_dict()
             write_run(self.out_dir, self.ref.result_name, boxes, info)
+            if checkpoint is not None:
+                checkpoint.remove()
             return _outcome(self.label, start, fps=info.get("fps"))
         except Exception as exc:  # reported once, never retried: the same data would fail again
             return _outcome(self.label, start, describe_failure(exc))

@@ -170,6 +170,16 @@ class DATTracker:
         self.timings["attention"] = self.timings.get("attention", 0.0) + sum(r["attention_seconds"] for r in records)
         self.history.extend({"frame": self.frame, "stage": stage, **r} for r in records)
 
+    def _build_model(self) -> None:
+        cfg = self.config
+        backbone = shared_backbone(cfg.backbone, cfg.weights, self.device)
+        # seeded after the backbone: building it (first tracker in a process only, the copy is
+        # shared) draws random initial weights before loading the real ones, which gave the
+        # first tracker of a process other fc4-fc6 weights than every later one with its seed
+        torch.manual_seed(cfg.seed)
+        self.net = DATNet(backbone, cfg.img_size, cfg.feature_attention).eval()
+        self.extract = feature_extractor(cfg.mode, backbone, cfg.img_size, cfg.padding, cfg.batch_test)
+
     # --- the protocol ---------------------------------------------------------------------
     def init(self, image: np.ndarray, box: np.ndarray) -> None:
         cfg = self.config
@@ -182,13 +192,7 @@ class DATTracker:
         self.image_size = (image.shape[1], image.shape[0])
         self.frame = 0
         with self._timed("model"):
-            backbone = shared_backbone(cfg.backbone, cfg.weights, self.device)
-            # seeded after the backbone: building it (first tracker in a process only, the copy is
-            # shared) draws random initial weights before loading the real ones, which gave the
-            # first tracker of a process other fc4-fc6 weights than every later one with its seed
-            torch.manual_seed(cfg.seed)
-            self.net = DATNet(backbone, cfg.img_size, cfg.feature_attention).eval()
-            self.extract = feature_extractor(cfg.mode, backbone, cfg.img_size, cfg.padding, cfg.batch_test)
+            self._build_model()
         img_t = image_tensor(image, self.device)
         self.target = target
         rng, size = self.rng, self.image_size
@@ -298,3 +302,74 @@ class DATTracker:
         self.last_success = success
         self.last_target_score = target_score
         return to_one_based(result)[0]
+
+    # --- resuming a run -------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """Everything :meth:`update` reads or changes, as tensors and plain values (loadable with
+        ``torch.load(weights_only=True)``): :meth:`restore` in another process continues the run
+        with the very same boxes (``tests/test_checkpoints.py``). Frames kept for the regulariser
+        are stored as uint8: a centred frame holds integers in [-128, 127], so nothing is lost."""
+        if self.net is None:
+            raise RuntimeError("DATTracker.snapshot called before init")
+        mem = self.memory
+
+        def entries(queue) -> list:
+            return [(int(f), torch.from_numpy(np.asarray(b)), feats) for f, b, feats in queue]
+
+        cuda = self.device.startswith("cuda")
+        return {
+            "frame": self.frame,
+            "target": torch.from_numpy(np.asarray(self.target, dtype=np.float64)),
+            "trans": float(self.trans),
+            "image_size": list(self.image_size),
+            "init_seconds": self.init_seconds,
+            "timings": dict(self.timings),
+            "history": list(self.history),
+            "last_success": getattr(self, "last_success", None),
+            "last_target_score": getattr(self, "last_target_score", None),
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state() if cuda else None,
+            "classifier": self.net.classifier.state_dict(),
+            "init_optimizer": self.init_optimizer.state_dict(),
+            "update_optimizer": self.update_optimizer.state_dict(),
+            "bbreg": {"weights": self.bbreg.weights, "x_mean": self.bbreg.x_mean, "y_mean": self.bbreg.y_mean},
+            "memory": {
+                "pos": entries(mem.pos),
+                "neg": entries(mem.neg),
+                "images": {int(f): (img + 128).to(torch.uint8) for f, img in mem.images.items()},
+            },
+        }
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`snapshot` (of a tracker with this configuration)."""
+        cfg = self.config
+        self._build_model()  # draws fc4-fc6's initial weights: before the RNG state is set below
+        self.net.classifier.load_state_dict(state["classifier"])
+        self.init_optimizer = make_optimizer(self.net, cfg, cfg.lr_init)
+        self.init_optimizer.load_state_dict(state["init_optimizer"])
+        self.update_optimizer = make_optimizer(self.net, cfg, cfg.lr_update)
+        self.update_optimizer.load_state_dict(state["update_optimizer"])
+        self.bbreg = BBoxRegressor(cfg.bbreg_alpha)
+        self.bbreg.weights, self.bbreg.x_mean, self.bbreg.y_mean = (
+            state["bbreg"][k].to(self.device) for k in ("weights", "x_mean", "y_mean")
+        )
+        self.memory = SampleMemory(cfg.n_frames_long, cfg.n_frames_short, keep_images=cfg.lam > 0)
+        mem = state["memory"]
+        dev = self.device
+        self.memory.pos.extend((f, b.numpy(), feats.to(dev)) for f, b, feats in mem["pos"])
+        self.memory.neg.extend((f, b.numpy(), feats.to(dev)) for f, b, feats in mem["neg"])
+        self.memory.images = {f: img.to(dev).float().sub_(128.0) for f, img in mem["images"].items()}
+        self.frame = state["frame"]
+        self.target = state["target"].numpy()
+        self.trans = state["trans"]
+        self.image_size = tuple(state["image_size"])
+        self.init_seconds = state["init_seconds"]
+        self.timings = dict(state["timings"])
+        self.history = list(state["history"])
+        self.last_success, self.last_target_score = state["last_success"], state["last_target_score"]
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and self.device.startswith("cuda"):
+            torch.cuda.set_rng_state(state["cuda_rng"])

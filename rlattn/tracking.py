@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
+from rlattn.checkpoints import Checkpoint
 from rlattn.datasets.sequence import Sequence
 from rlattn.errors import RlattnError
 from rlattn.tracker import Tracker
@@ -21,25 +23,43 @@ def track_sequence(
     *,
     progress: bool = True,
     on_frame: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Boxes ``(N, 4)`` (1-based ``x,y,w,h``; frame 0 is the initial box) and timing facts.
 
     ``fps`` counts the frames after the first over the time spent in ``update`` (image loading
     excluded), as the OTB toolkit does; ``init_seconds`` is the first frame's ``init``.
-    ``on_frame(i, image, box)`` is called for every frame (drawing, video...).
+    ``on_frame(i, image, box)`` is called for every frame (drawing, video...); after a resume,
+    for the frames tracked since.
+
+    With a ``checkpoint`` (trackers with ``snapshot``/``restore`` only) the run starts from the
+    checkpoint's frame when it holds one of this run, and saves one whenever it is due; the
+    boxes are those of an uninterrupted run. ``resumed_at`` in the facts lists the frames
+    (0-based) a run was resumed after.
     """
     box0 = np.asarray(init_box if init_box is not None else seq.boxes[0], dtype=np.float64)
     image = seq.image(0)
     size = image.shape[:2]
-    t0 = time.perf_counter()
-    tracker.init(image, box0)
-    init_seconds = time.perf_counter() - t0
+    if checkpoint is not None and not hasattr(tracker, "snapshot"):
+        checkpoint = None  # OpenCV's trackers keep their state out of reach: they run through
     boxes = np.zeros((len(seq), 4))
-    boxes[0] = box0
-    if on_frame is not None:
-        on_frame(0, image, box0)
-    update_seconds = 0.0
-    bar = tqdm(range(1, len(seq)), desc=seq.name, unit="frame", disable=not progress, leave=False)
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None and len(saved["boxes"]) <= len(seq):
+        tracker.restore(saved["tracker"])
+        done = len(saved["boxes"])
+        boxes[:done] = saved["boxes"].numpy()
+        init_seconds, update_seconds = saved["init_seconds"], saved["update_seconds"]
+        resumed_at = [*saved["resumed_at"], done - 1]
+        parts = list(saved["parts"])
+    else:
+        t0 = time.perf_counter()
+        tracker.init(image, box0)
+        init_seconds = time.perf_counter() - t0
+        boxes[0] = box0
+        if on_frame is not None:
+            on_frame(0, image, box0)
+        done, update_seconds, resumed_at, parts = 1, 0.0, [], []
+    bar = tqdm(range(done, len(seq)), desc=seq.name, unit="frame", disable=not progress, leave=False)
     for i in bar:
         image = seq.image(i)
         if image.shape[:2] != size:
@@ -53,6 +73,17 @@ def track_sequence(
         if on_frame is not None:
             on_frame(i, image, boxes[i])
         bar.set_postfix(fps=f"{i / max(update_seconds, 1e-9):.2f}")
+        if checkpoint is not None and checkpoint.due() and i + 1 < len(seq):
+            checkpoint.save(
+                {
+                    "tracker": tracker.snapshot(),
+                    "boxes": torch.from_numpy(boxes[: i + 1].copy()),
+                    "init_seconds": init_seconds,
+                    "update_seconds": update_seconds,
+                    "resumed_at": resumed_at,
+                    "parts": [*parts, checkpoint.note],
+                }
+            )
     n_updates = len(seq) - 1
     info = {
         "sequence": seq.name,
@@ -61,6 +92,9 @@ def track_sequence(
         "init_seconds": init_seconds,
         "update_seconds": update_seconds,
     }
+    if resumed_at:  # the frames each earlier part ended at, and what made those parts
+        info["resumed_at"] = resumed_at
+        info["earlier_parts"] = parts
     paths = getattr(tracker, "compute_paths", None)
     if paths:
         info["compute_paths"] = dict(paths)
