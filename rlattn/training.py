@@ -64,8 +64,10 @@ class SampleMemory:
         self.images: dict[int, torch.Tensor] = {}
 
     def add(self, frame_id: int, image: torch.Tensor, pos_boxes, pos_feats, neg_boxes, neg_feats) -> None:
-        self.pos.append((frame_id, pos_boxes, pos_feats))
-        self.neg.append((frame_id, neg_boxes, neg_feats))
+        # copies: the features often are views of one pass over both kinds, and a view would keep
+        # that pass's whole storage alive for n_long frames (5x the memory, and in every checkpoint)
+        self.pos.append((frame_id, pos_boxes, pos_feats.clone()))
+        self.neg.append((frame_id, neg_boxes, neg_feats.clone()))
         if self.keep_images:
             self.images[frame_id] = image
             live = {f for f, _, _ in self.pos} | {f for f, _, _ in self.neg}
