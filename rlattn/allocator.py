@@ -8,14 +8,20 @@ by one: on the Xeon (AMX) the trunk's forward on 8 patches took 29 ms with the d
 with the thresholds below, and the whole 8-patch regulariser step 77 → 62 ms
 (``benchmarks/update_cost.py``). Dask's nannies make it worse (``MALLOC_TRIM_THRESHOLD_=65536``
 freezes the mmap threshold at 128 KiB; one Car4 run took 2.3x as long in a worker).
+
+The threshold sits above exact mode's largest tensor: a 64-patch chunk's first expanded layer
+(64 × 96 × 54 × 54 floats, 72 MB). At 64 MiB that tensor (and its batch norm and ReLU6 outputs)
+still came from fresh mmaps every chunk: on the AVX2 EPYC, one thread, a patch's trunk pass took
+5.1 ms at 64 MiB and 3.4 ms at 256 MiB, with bit-identical features and boxes
+(``benchmarks/README.md``, ``tests/test_speed_paths.py``).
 """
 
 from __future__ import annotations
 
 import os
 
-MMAP_THRESHOLD = 64 * 2**20  # tensors up to this size come from the heap, not from fresh mmaps
-TRIM_THRESHOLD = 256 * 2**20  # freed heap kept for the next step instead of returned to the kernel
+MMAP_THRESHOLD = 256 * 2**20  # tensors up to this size come from the heap, not from fresh mmaps
+TRIM_THRESHOLD = 512 * 2**20  # freed heap kept for the next step instead of returned to the kernel
 
 _STATE: str | None = None
 

@@ -104,3 +104,35 @@ def test_tracker_result_names_its_compute_paths():
     seq = make_synthetic_sequence(n_frames=3, name="demo")
     _, info = track_sequence(DATTracker(TrackerConfig.quick(lam=0.0, iters_init=2)), seq, progress=False)
     assert info["compute_paths"] == {"mining": "float32"}
+
+
+_TRACK_CODE = """
+import numpy as np
+from rlattn.allocator import keep_large_allocations
+from rlattn.config import TrackerConfig
+from rlattn.datasets import make_synthetic_sequence
+from rlattn.tracker import DATTracker
+import torch
+torch.set_num_threads(1)
+keep_large_allocations()
+seq = make_synthetic_sequence(n_frames=60, name="demo").truncated(4)
+t = DATTracker(TrackerConfig.quick(lam=5.0, mode="exact", seed=0, iters_init=3, iters_update=2, long_interval=2))
+t.init(seq.image(0), seq.boxes[0])
+boxes = [t.update(seq.image(i)) for i in range(1, len(seq))]
+print(np.asarray(boxes, dtype=np.float64).tobytes().hex())
+"""
+
+
+def test_the_allocator_thresholds_leave_exact_mode_boxes_bit_identical():
+    """Where tensors come from (fresh mmaps for everything above 128 KiB, or the raised heap)
+    changes time only: an exact λ = 5 run gives the very same boxes either way."""
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+
+    def boxes(extra: dict) -> str:
+        env = {**base, **extra}
+        out = subprocess.run([sys.executable, "-c", _TRACK_CODE], env=env, capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.strip().splitlines()[-1]
+
+    assert boxes({}) == boxes({"MALLOC_MMAP_THRESHOLD_": "131072"})
