@@ -26,8 +26,10 @@ book: install
 	$(BIN)/python -m rlattn.execution page notebooks book/generated/execution.md
 	$(BIN)/jupyter-book build . -W --keep-going -q
 
-# re-execute every notebook with its default parameters (do this before committing a changed chapter)
+# re-execute every notebook with its default parameters (do this before committing a changed chapter),
+# then rewrite the pages generated from the committed results (book/generated/*.md, the README's headline)
 notebooks: install
 	for nb in notebooks/[0-9]*.ipynb; do (cd notebooks && ../$(BIN)/papermill -k python3 $$(basename $$nb) $$(basename $$nb)) && $(BIN)/python -m rlattn.execution stamp $$nb || exit 1; done
+	$(BIN)/rlattn ledger --write
 
 .PHONY: install demo test book notebooks

@@ -433,7 +433,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(line)
     print(f"mean delta {m}: {cmp.mean.format()}")
     print(
-        f"A better on {cmp.wins}, worse on {cmp.losses}, equal on {cmp.ties} targets; "
+        f"A higher on {cmp.wins}, lower on {cmp.losses}, equal on {cmp.ties} targets; "
         f"sign test p = {cmp.sign_p:.3g}, Wilcoxon signed-rank p = {cmp.wilcoxon_p:.3g}"
     )
     payload = {"metric": args.metric, "a": str(args.a), "b": str(args.b), "name_a": a.tracker, "name_b": b.tracker}
@@ -445,12 +445,18 @@ def _finish_comparison(args: argparse.Namespace, cmp, payload: dict, name_a: str
     of ``compare`` with and without ``--against``."""
     import json
 
+    from rlattn.evaluation.statistics import BOOT_SEED, N_BOOT
+
+    if cmp.mean.mc_error is not None:
+        print(f"interval: {N_BOOT:,} draws of the two-level bootstrap, seed {BOOT_SEED}; Monte-Carlo error of its "
+              f"bounds {cmp.mean.mc_error:.4f}. The interval decides; the tests count targets and only describe.")
     for note in cmp.notes:
         print(f"note: {note}")
     if args.json:
         from rlattn.results import atomic_write_text
 
-        atomic_write_text(args.json, json.dumps({**payload, **cmp.to_dict()}, indent=1) + "\n")
+        boot = {"bootstrap": {"draws": N_BOOT, "seed": BOOT_SEED}}
+        atomic_write_text(args.json, json.dumps({**payload, **cmp.to_dict(), **boot}, indent=1) + "\n")
     if args.plot:
         from rlattn.plotting import paired_difference_plot
 
@@ -736,6 +742,57 @@ def _evaluate_vot(args: argparse.Namespace, root: Path | None) -> int:
     return 0
 
 
+def _add_ledger(sub) -> None:
+    p = sub.add_parser(
+        "ledger",
+        help="the book's findings from the committed results: the claims ledger, the paired comparisons, the "
+        "README's headline (print, --check or --write)",
+    )
+    p.add_argument("--data-root", type=Path, help="where otb_meta/ (the annotations) lies (default: the usual rule)")
+    p.add_argument("--results-root", type=Path, default=None, help="default: data/results/otb of the checkout")
+    p.add_argument("--n-boot", type=int, default=None, help="bootstrap draws (default: the book's)")
+    p.add_argument("--boot-seed", type=int, default=None, help="bootstrap seed (default: the book's)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--write", action="store_true", help="rewrite book/generated/*.md and the README's block")
+    what.add_argument("--check", action="store_true", help="exit 1 if a committed copy differs from the results")
+    p.set_defaults(func=cmd_ledger)
+
+
+def cmd_ledger(args: argparse.Namespace) -> int:
+    from rlattn.arguments import at_least
+    from rlattn.datasets.otb import NO_DATA, default_data_root
+    from rlattn.evaluation.statistics import BOOT_SEED, N_BOOT
+    from rlattn.findings import Evidence, findings_markdown, headline, ledger_markdown, stale_files
+    from rlattn.project import project_root
+    from rlattn.results import atomic_write_text
+
+    at_least("--n-boot", args.n_boot, 1000)  # fewer draws cannot estimate their own Monte-Carlo error
+    n_boot = N_BOOT if args.n_boot is None else args.n_boot
+    seed = BOOT_SEED if args.boot_seed is None else args.boot_seed
+    root = project_root()
+    data = args.data_root or default_data_root()
+    if data is None:
+        raise RlattnError(NO_DATA)
+    results = args.results_root or ((root or Path.cwd()) / "data" / "results" / "otb")
+    ev = Evidence.from_data_root(data, results)
+    if args.write or args.check:
+        if root is None:
+            raise RlattnError("--write and --check need the project's checkout (run inside it)")
+        if (n_boot, seed) != (N_BOOT, BOOT_SEED):
+            raise RlattnError("the committed pages use the book's bootstrap: drop --n-boot/--boot-seed")
+        stale = stale_files(ev, root)
+        for path, text in stale.items():
+            if args.write:
+                atomic_write_text(path, text)
+            print(f"{'wrote' if args.write else 'stale'}: {path.relative_to(root)}")
+        if not stale:
+            print("the generated pages match the committed results")
+        return 1 if args.check and stale else 0
+    print(headline(ev, n_boot, seed), findings_markdown(ev, n_boot, seed), ledger_markdown(ev, n_boot, seed),
+          sep="\n\n")
+    return 0
+
+
 def _add_data(sub) -> None:
     p = sub.add_parser("data", help="the benchmarks: what is known and present (list), fetch them (get)")
     verbs = p.add_subparsers(dest="verb", required=True)
@@ -818,6 +875,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_compare(sub)
     _add_run(sub)
+    _add_ledger(sub)
     _add_data(sub)
     return parser
 

@@ -208,7 +208,7 @@ def test_evaluate_and_compare_seed_folders(annotated, tmp_path, capsys):
     ]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "mean delta AUC" in out and "A better on 4" in out
+    assert "mean delta AUC" in out and "A higher on 4" in out
     payload = json.loads((tmp_path / "c.json").read_text())
     assert payload["mean_delta"]["ci_low"] > 0 and payload["seeds_a"] == 3
     assert set(payload["per_target"]) == {"alpha", "beta", "gamma", "delta"}
@@ -368,13 +368,13 @@ def test_ledger_rows_and_tables():
     b, base = _scores(rng, 3, 10)
     a, _ = _scores(rng, 3, 10, shift=-0.1, base=base)
     row = effect_claim("Table 1", "λ > 0 helps", 0.033, paired_difference(a, b), "10 × 3", "ch. 10")
-    assert row.verdict == "not reproduced" and "95% CI" in row.ours
+    assert row.verdict == "not reproduced" and row.ours.count("[") == 1 and "Monte-Carlo error" in row.note
     assert value_claim("Table 3", "AUC", 0.704, 0.7042, "boxes", "ch. 7").verdict == "reproduced"
     assert value_claim("Table 3", "AUC", 0.704, 0.696, "boxes", "ch. 7").verdict == "not reproduced"
     table = ledger_table([row, pending_claim("Table 4", "EAO", "0.320", "not run", "ch. 8")])
     html, markdown = table._repr_html_(), table.to_markdown()
     assert html.count("<tr>") == 3 and "not measured" in html
-    assert markdown.splitlines()[0].startswith("| paper | claim") and markdown.count("\n") == 4
+    assert markdown.splitlines()[0].startswith("|  | paper | claim") and markdown.count("\n") == 4
     t = Table(["a", "b"], caption="c <x>")
     t.add("x|y", 0.12345)
     assert "c &lt;x&gt;" in t._repr_html_() and "text-align:right" in t._repr_html_()
@@ -489,3 +489,67 @@ def test_seeds_label_names_ranges_and_gaps():
     assert seeds_label([2, 0, 1, 3, 4]) == "seeds 0–4"
     assert seeds_label([0, 2, 5]) == "seeds 0, 2, 5"
     assert seeds_label([None]) == "one seed"
+
+
+# --- stable intervals: Monte-Carlo error, margins, borderline ------------------------------------
+
+
+def test_the_monte_carlo_error_matches_the_spread_over_bootstrap_seeds():
+    """The batch estimate of a bound's Monte-Carlo error (3 standard errors) covers what other
+    bootstrap seeds actually do to the bound, and is not wildly larger."""
+    rng = np.random.default_rng(3)
+    b, base = _scores(rng, 5, 23)
+    a, _ = _scores(rng, 5, 23, shift=-0.03, base=base)
+    runs = [paired_difference(a, b, n_boot=20_000, rng=s).mean for s in range(10)]
+    spread = max(np.std([r.low for r in runs], ddof=1), np.std([r.high for r in runs], ddof=1))
+    estimate = np.mean([r.mc_error for r in runs]) / 3  # one standard error
+    assert 0.5 * spread < estimate < 4 * spread
+    lows = [r.low for r in runs]
+    assert max(lows) - min(lows) < 2 * runs[0].mc_error  # no seed moves a bound beyond the stated error
+
+
+def test_the_default_draws_keep_the_monte_carlo_error_below_0_002():
+    rng = np.random.default_rng(4)
+    b, base = _scores(rng, 3, 6, target_sd=0.2, seed_sd=0.15)  # few targets and seeds: the widest case
+    a, _ = _scores(rng, 3, 6, target_sd=0.2, seed_sd=0.15, base=base)
+    assert paired_difference(a, b).mean.mc_error < 0.002
+    assert mean_ci(a).mc_error < 0.002
+
+
+def test_draws_in_blocks_do_not_depend_on_the_block_boundary():
+    from rlattn.evaluation import statistics
+
+    rng = np.random.default_rng(5)
+    a, _ = _scores(rng, 3, 8)
+    whole = statistics.bootstrap_means(a, 25_000, 1)
+    assert whole.shape == (25_000,) and np.isfinite(whole).all()
+    assert abs(whole.mean() - a.mean()) < 0.01
+
+
+def test_decisions_state_their_margin_and_turn_borderline_near_the_line():
+    from rlattn.evaluation.statistics import Estimate, decide
+
+    def est(lo, hi, mc=0.001):
+        return Estimate((lo + hi) / 2, lo, hi, 23, 5, mc_error=mc)
+
+    d = decide(est(0.010, 0.06), 0.033)
+    assert d.verdict == "reproduced" and d.margin == pytest.approx(0.010) and "above 0" in d.against
+    d = decide(est(-0.08, 0.017), 0.018)  # 0.001 below the paper's effect, within the error
+    assert d.verdict == "borderline" and d.margin == pytest.approx(0.001)
+    d = decide(est(-0.08, 0.010), 0.018)
+    assert d.verdict == "not reproduced" and d.margin == pytest.approx(0.008) and "covers 0" in d.against
+    d = decide(est(-0.02, 0.05), 0.033)
+    assert d.verdict == "inconclusive" and d.margin == pytest.approx(0.017) and "above the paper" in d.against
+    assert decide(est(-0.0005, 0.05), 0.033).verdict == "borderline"  # the lower bound at 0
+    assert decide(Estimate(0.1, None, None, 23, 1), 0.033).verdict == "inconclusive"
+
+
+def test_a_wilcoxon_p_below_0_05_beside_an_interval_covering_0_is_explained():
+    from rlattn.evaluation.claims import effect_claim
+    from rlattn.evaluation.statistics import Comparison, Estimate
+
+    cmp = Comparison([str(i) for i in range(23)], np.zeros(23), None, None,
+                     Estimate(-0.033, -0.086, 0.018, 23, 5, mc_error=0.001), 0.09, 0.045, 7, 16, 0, 5, 5)
+    row = effect_claim("Tables 1–2", "λ = 5 beats λ = 0", 0.033, cmp, "23 × 5", "ch. 10")
+    assert row.verdict == "not reproduced" and row.margin == "0.015 to the paper's Δ"
+    assert "Wilcoxon p = 0.045" in row.note and "decides" in row.note and "Monte-Carlo error" in row.note

@@ -1,8 +1,11 @@
 """The claims ledger: one row per claim of the paper, the paper's number, ours with its interval
 and how it was made, and a verdict computed from them (never typed).
 
-Verdicts (see :func:`rlattn.evaluation.statistics.verdict`): *reproduced*, *not reproduced*,
-*inconclusive*; a claim we have not measured yet says *not measured* and why.
+Verdicts (see :func:`rlattn.evaluation.statistics.decide`): *reproduced*, *not reproduced*,
+*inconclusive*, *borderline* (the deciding bound within the bootstrap's Monte-Carlo error of its
+line); a claim we have not measured yet says *not measured* and why. The paired interval decides;
+the Wilcoxon signed-rank test, which counts targets and ignores the seed spread within each, is shown
+only where it seems to disagree, with that said.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlattn.evaluation.statistics import Comparison, verdict
+from rlattn.evaluation.statistics import Comparison, decide
 from rlattn.tables import Table
 
 NOT_MEASURED = "not measured"
@@ -25,9 +28,11 @@ class Claim:
     claim: str
     paper: str
     ours: str
-    how: str  # targets × seeds, mode, backbone, machine, commit
+    how: str  # targets × seeds, mode, backbone, machines, dates
     verdict: str
     where: str  # the chapter that computes it
+    margin: str = "–"  # how far the deciding bound lies from the verdict's line
+    note: str = ""  # the margin in words, and where a test seems to disagree with the interval, why
 
 
 def effect_claim(
@@ -43,10 +48,17 @@ def effect_claim(
     """A claimed difference (``paper_effect``, e.g. +0.033 AUC) against our paired comparison."""
     m = cmp.mean
     ours = f"Δ {metric} {m.mean:+.3f}"
-    ours += f", 95% CI [{m.low:+.3f}, {m.high:+.3f}]" if m.has_ci else " (1 seed: no CI)"
-    ours += f"; better on {cmp.wins} of {len(cmp.targets)} targets, Wilcoxon p = {cmp.wilcoxon_p:.2g}"
+    ours += f" [{m.low:+.3f}, {m.high:+.3f}]" if m.has_ci else " (1 seed: no CI)"
+    ours += f"; higher on {cmp.wins} of {len(cmp.targets)}"
+    d = decide(m, paper_effect)
+    note = d.note
+    if m.has_ci and m.low <= 0 <= m.high and cmp.wilcoxon_p < 0.05 and len(cmp.targets) > 1:
+        note += (
+            f". Wilcoxon p = {cmp.wilcoxon_p:.2g}: it counts targets and ignores each one's seed spread; "
+            "the interval, which carries both, decides"
+        )
     paper = paper_text or f"Δ {metric} {paper_effect:+.3f}"
-    return Claim(source, claim, paper, ours, how, verdict(m, paper_effect), where)
+    return Claim(source, claim, paper, ours, how, d.verdict, where, d.margin_text, note)
 
 
 def value_claim(
@@ -76,6 +88,36 @@ def value_claim(
 
 def pending_claim(source: str, claim: str, paper: str, why: str, where: str) -> Claim:
     return Claim(source, claim, paper, "–", why, NOT_MEASURED, where)
+
+
+def provenance(folder: Path, seeds: Iterable[int] | None = None) -> str:
+    """What a reader of the ledger needs of :func:`describe_results`: mode, backbone and when, on how
+    many machines (each result's ``.json`` holds its machine and commit)."""
+    folder = Path(folder)
+    files = [p for p in folder.rglob("*.json") if p.name != "rlattn-config.json"]
+    if seeds is not None:
+        wanted = {f"seed{s}" for s in seeds}
+        files = [p for p in files if p.parent.name in wanted]
+    modes, backbones, machines, dates = set(), set(), set(), set()
+    for p in files:
+        try:
+            info = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if not isinstance(info, dict):
+            continue
+        cfg, run = info.get("config") or {}, info.get("run") or {}
+        modes.add(str(cfg.get("mode", "?")))
+        backbones.add(str(cfg.get("backbone", "?")))
+        machines.add(str(run.get("machine", "?")))
+        if run.get("finished"):
+            dates.add(str(run["finished"])[:10])
+    if not files:
+        return f"no results in {folder.name}"
+    made = sorted(dates)
+    when = "" if not made else (f"made {made[0]} " if len(made) == 1 else f"made {made[0]} to {made[-1]} ")
+    cpus = f"{len(machines)} machine" + ("s" if len(machines) != 1 else "")
+    return f"{' / '.join(sorted(modes))} mode, {' / '.join(sorted(backbones))}; {when}on {cpus}"
 
 
 def describe_results(folder: Path, seeds: Iterable[int] | None = None) -> str:
@@ -119,7 +161,18 @@ def describe_results(folder: Path, seeds: Iterable[int] | None = None) -> str:
 
 
 def ledger_table(claims: list[Claim]) -> Table:
-    t = Table(["paper", "claim", "paper's number", "ours", "how", "verdict", "chapter"], numeric_right=False)
-    for c in claims:
-        t.add(c.source, c.claim, c.paper, c.ours, c.how, c.verdict, c.where)
+    """The ledger's rows; what each rests on is :func:`ledger_notes`' (a table that says both is too
+    wide to read)."""
+    t = Table(["", "paper", "claim", "paper's", "ours (95% CI)", "verdict", "margin", "chapter"], numeric_right=False)
+    for i, c in enumerate(claims, 1):
+        t.add(str(i), c.source, c.claim, c.paper, c.ours, c.verdict, c.margin, c.where)
     return t
+
+
+def ledger_notes(claims: list[Claim]) -> str:
+    """What each ledger row rests on, numbered as the table's rows, in Markdown."""
+    lines = []
+    for i, c in enumerate(claims, 1):
+        extra = f" {c.note[0].upper()}{c.note[1:]}." if c.note else ""
+        lines.append(f"{i}. {c.how[:1].upper()}{c.how[1:]}.{extra}")
+    return "\n".join(lines)

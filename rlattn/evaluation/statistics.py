@@ -17,8 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-N_BOOT = 10_000
+N_BOOT = 100_000
+BLOCK = 10_000  # draws made at once: bounds the memory of a contrast whatever n_boot is
+BOOT_SEED = 0  # every interval in the book is drawn from this seed unless a caller names another
 LEVEL = 0.95
+# The Monte-Carlo error of a bound: MC_SPREAD standard errors of the percentile, estimated from
+# MC_BATCHES disjoint batches of the same draws (so it costs nothing extra). Three standard errors:
+# two bootstrap seeds rarely move a bound by more, so a verdict further than that from its line
+# does not change with the seed (tests/test_findings.py reruns the ledger with another seed to check it).
+MC_BATCHES = 20
+MC_SPREAD = 3.0
 BOOTSTRAP = "two-level percentile bootstrap (targets, then seeds within each target)"
 ONE_SEED = "1 seed: the seed spread cannot be estimated, so no confidence interval"
 
@@ -34,6 +42,7 @@ class Estimate:
     n_seeds: int
     seed_sd: float | None = None  # standard deviation of the per-seed means (None for one seed)
     note: str | None = None
+    mc_error: float | None = None  # Monte-Carlo error of the bounds (see MC_SPREAD); None: no interval
 
     @property
     def has_ci(self) -> bool:
@@ -55,6 +64,7 @@ class Estimate:
             "seeds": self.n_seeds,
             "seed_sd": self.seed_sd,
             "method": BOOTSTRAP if self.has_ci else None,
+            "monte_carlo_error": self.mc_error,
             "note": self.note,
         }
 
@@ -113,25 +123,58 @@ def _percentile_ci(values: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def bootstrap_means(scores: np.ndarray, n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0) -> np.ndarray:
+def bound_mc_error(values: np.ndarray, level: float = LEVEL, batches: int = MC_BATCHES) -> float | None:
+    """Monte-Carlo error of a percentile interval's bounds drawn from ``values`` (the bootstrap
+    replicates): ``MC_SPREAD`` × the larger bound's standard error, estimated from ``batches``
+    disjoint batches (a percentile from ``n / batches`` draws varies ``√batches`` times as much).
+    None for fewer than 50 draws a batch: too few to estimate it."""
+    values = np.asarray(values, dtype=float)
+    usable = len(values) // batches * batches
+    if usable < batches * 50:
+        return None
+    alpha = (1 - level) / 2
+    per_batch = np.quantile(values[:usable].reshape(batches, -1), [alpha, 1 - alpha], axis=1)
+    se = per_batch.std(axis=1, ddof=1) / np.sqrt(batches)
+    return float(MC_SPREAD * se.max())
+
+
+def bootstrap_means(
+    scores: np.ndarray, n_boot: int = N_BOOT, rng: np.random.Generator | int | None = BOOT_SEED
+) -> np.ndarray:
     """``n_boot`` two-level bootstrap replicates of the grand mean of a ``(seeds, targets)`` matrix."""
     m = _as_matrix(scores)
-    rng = np.random.default_rng(rng)
-    n_seeds, n_targets = m.shape
-    targets = rng.integers(n_targets, size=(n_boot, n_targets))
-    seeds = rng.integers(n_seeds, size=(n_boot, n_targets, n_seeds))
-    return m[seeds, targets[:, :, None]].mean(axis=(1, 2))
+    return _contrast_replicates([m], [1.0], n_boot, np.random.default_rng(rng))
 
 
-def mean_ci(scores, n_boot: int = N_BOOT, level: float = LEVEL, rng: np.random.Generator | int | None = 0) -> Estimate:
+def _contrast_replicates(mats: list[np.ndarray], w: list[float], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Bootstrap replicates of ``Σ_k w_k · mean(mats[k])``, drawn in blocks of ``BLOCK``: each
+    replicate draws targets (shared by all matrices) and, per matrix, seeds within every target."""
+    n_targets = mats[0].shape[1]
+    out = np.empty(n_boot)
+    for start in range(0, n_boot, BLOCK):
+        size = min(BLOCK, n_boot - start)
+        t = rng.integers(n_targets, size=(size, n_targets))
+        draws = [rng.integers(m.shape[0], size=(size, n_targets, m.shape[0])) for m in mats]
+        out[start : start + size] = sum(
+            wk * m[i, t[:, :, None]].mean(axis=2) for wk, m, i in zip(w, mats, draws)
+        ).mean(axis=1)
+    return out
+
+
+def mean_ci(
+    scores, n_boot: int = N_BOOT, level: float = LEVEL, rng: np.random.Generator | int | None = BOOT_SEED
+) -> Estimate:
     """Grand mean of a ``(seeds, targets)`` matrix with its two-level bootstrap CI (none for one seed)."""
     m = _as_matrix(scores)
     n_seeds, n_targets = m.shape
     mean = float(m.mean())
     if n_seeds < 2:
         return Estimate(mean, None, None, n_targets, n_seeds, None, ONE_SEED)
-    low, high = _percentile_ci(bootstrap_means(m, n_boot, rng), level)
-    return Estimate(mean, low, high, n_targets, n_seeds, float(m.mean(axis=1).std(ddof=1)))
+    reps = bootstrap_means(m, n_boot, rng)
+    low, high = _percentile_ci(reps, level)
+    return Estimate(
+        mean, low, high, n_targets, n_seeds, float(m.mean(axis=1).std(ddof=1)), mc_error=bound_mc_error(reps, level)
+    )
 
 
 def paired_difference(
@@ -140,7 +183,7 @@ def paired_difference(
     targets: list[str] | None = None,
     n_boot: int = N_BOOT,
     level: float = LEVEL,
-    rng: np.random.Generator | int | None = 0,
+    rng: np.random.Generator | int | None = BOOT_SEED,
 ) -> Comparison:
     """Configuration ``a`` minus ``b`` over the same targets (columns), each with its own seeds (rows).
 
@@ -158,7 +201,7 @@ def difference_of_differences(
     targets: list[str] | None = None,
     n_boot: int = N_BOOT,
     level: float = LEVEL,
-    rng: np.random.Generator | int | None = 0,
+    rng: np.random.Generator | int | None = BOOT_SEED,
 ) -> Comparison:
     """``(a1 − b1) − (a2 − b2)`` per target: does an effect (``a − b``, e.g. λ = 5 − λ = 0) differ
     between two settings (1 and 2, e.g. exact and fast mode)? All four on the same targets.
@@ -174,7 +217,7 @@ def contrast(
     targets: list[str] | None = None,
     n_boot: int = N_BOOT,
     level: float = LEVEL,
-    rng: np.random.Generator | int | None = 0,
+    rng: np.random.Generator | int | None = BOOT_SEED,
 ) -> Comparison:
     """``Σ_k w_k · mean over seeds of matrices[k]`` per target, its mean over targets with the
     two-level bootstrap's CI, a CI per target from the seeds alone, and sign/Wilcoxon tests.
@@ -210,15 +253,16 @@ def contrast(
         lo = hi = None
     else:
         rng = np.random.default_rng(rng)
-        t = rng.integers(n_targets, size=(n_boot, n_targets))
-        draws = [rng.integers(n, size=(n_boot, n_targets, n)) for n in n_seeds]
-        reps = sum(wk * m[i, t[:, :, None]].mean(axis=2) for wk, m, i in zip(w, mats, draws)).mean(axis=1)
+        reps = _contrast_replicates(mats, w, n_boot, rng)
         low, high = _percentile_ci(reps, level)
         if len(set(n_seeds)) == 1:  # seed k of every matrix as one replicate of the whole contrast
             seed_sd = float(sum(wk * m.mean(axis=1) for wk, m in zip(w, mats)).std(ddof=1))
-        est = Estimate(float(delta.mean()), low, high, n_targets, min(n_seeds), seed_sd)
+        est = Estimate(
+            float(delta.mean()), low, high, n_targets, min(n_seeds), seed_sd, mc_error=bound_mc_error(reps, level)
+        )
         # per target: the seed spread alone (the targets are fixed here)
-        per = sum(wk * m[rng.integers(n, size=(n_boot, n))].mean(axis=1) for wk, m, n in zip(w, mats, n_seeds))
+        per_boot = min(n_boot, 20_000)  # a per-target interval only draws seeds: fewer suffice
+        per = sum(wk * m[rng.integers(n, size=(per_boot, n))].mean(axis=1) for wk, m, n in zip(w, mats, n_seeds))
         alpha = (1 - level) / 2
         lo, hi = np.quantile(per, [alpha, 1 - alpha], axis=0)
     return Comparison(
@@ -294,22 +338,68 @@ def wilcoxon_signed_rank(differences) -> float:
     return float(min(1.0, math.erfc(max(z, 0.0) / math.sqrt(2))))
 
 
-Verdict = str  # "reproduced" | "not reproduced" | "inconclusive"
+Verdict = str  # "reproduced" | "not reproduced" | "inconclusive" | "borderline"
+BORDERLINE = "borderline"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict with how far it sits from changing: ``margin`` is the distance from the deciding
+    bound to its line (0 or the paper's effect), in the metric's units; ``against`` names both."""
+
+    verdict: Verdict
+    margin: float | None
+    against: str
+    mc_error: float | None
+    line: str = "0"  # the line the deciding bound is measured to: "0" or "the paper's Δ"
+
+    @property
+    def margin_text(self) -> str:
+        """``0.015 to the paper's Δ`` / ``0.010 to 0``: how far the verdict is from changing."""
+        if self.margin is None:
+            return "–"
+        return f"{self.margin:.3f} to {self.line}"
+
+    @property
+    def note(self) -> str:
+        """The margin in words, with the Monte-Carlo error it is read against."""
+        if self.margin is None:
+            return "no interval"
+        mc = "not estimated" if self.mc_error is None else f"{self.mc_error:.4f}"
+        return f"{self.against}; Monte-Carlo error of the bounds {mc}"
+
+
+def decide(estimate: Estimate, paper_effect: float) -> Decision:
+    """The paper's claimed effect (``paper_effect``, a difference, e.g. +0.033 AUC) against our
+    paired interval. The interval decides; the sign and Wilcoxon tests only describe the targets.
+
+    *reproduced*: the interval lies on the paper's side of 0 (an effect in its direction is
+    established); *not reproduced*: it excludes the paper's effect and does not establish its
+    direction; *inconclusive*: it covers both 0 and the paper's effect, or there is no interval
+    (one seed). *borderline*: the deciding bound lies within the interval's Monte-Carlo error of its
+    line, so another bootstrap seed could give another verdict.
+    """
+    if not estimate.has_ci:
+        return Decision("inconclusive", None, "no interval", None)
+    sign = 1.0 if paper_effect >= 0 else -1.0
+    low, high = sorted((sign * estimate.low, sign * estimate.high))
+    effect = abs(paper_effect)
+    paper_line = "the paper's Δ"
+    if low > 0:
+        found, margin, against, line = "reproduced", low, "lower bound above 0", "0"
+    elif high < effect:
+        found, margin, line = "not reproduced", effect - high, paper_line
+        against = "upper bound below the paper's effect"
+    elif -low <= high - effect:
+        found, margin, against, line = "inconclusive", -low, "lower bound below 0", "0"
+    else:
+        found, margin, against, line = "inconclusive", high - effect, "upper bound above the paper's effect", paper_line
+    if estimate.low < 0 < estimate.high and found == "not reproduced":
+        against += ", and the interval covers 0"
+    mc = estimate.mc_error or 0.0
+    return Decision(BORDERLINE if margin <= mc else found, float(margin), against, estimate.mc_error, line)
 
 
 def verdict(estimate: Estimate, paper_effect: float) -> Verdict:
-    """The paper's claimed effect (``paper_effect``, a difference, e.g. +0.033 AUC) against ours.
-
-    *reproduced*: our CI lies on the paper's side of 0 (an effect in its direction is established);
-    *not reproduced*: our CI excludes the paper's effect and does not establish its direction;
-    *inconclusive*: the CI covers both 0 and the paper's effect, or there is no CI (one seed).
-    """
-    if not estimate.has_ci:
-        return "inconclusive"
-    sign = 1.0 if paper_effect >= 0 else -1.0
-    low, high = sorted((sign * estimate.low, sign * estimate.high))
-    if low > 0:
-        return "reproduced"
-    if high < abs(paper_effect):
-        return "not reproduced"
-    return "inconclusive"
+    """The verdict of :func:`decide`."""
+    return decide(estimate, paper_effect).verdict
