@@ -487,18 +487,55 @@ def vot_tasks(
     ]
 
 
+def holds_results(folder: Path, refs: list[SequenceRef], seeds: list[int] | None = None) -> bool:
+    """Whether ``folder`` already holds a result of every sequence (in every seed's subfolder)."""
+    dirs = [Path(folder)] if seeds is None else [seed_folder(folder, s) for s in seeds]
+    return all((d / f"{r.result_name}.txt").is_file() and (d / f"{r.result_name}.json").is_file()
+               for d in dirs for r in refs)
+
+
+def staged_copy(committed: Path, scratch: Path) -> Path:
+    """``scratch`` holding every file of ``committed`` it lacks (hard links where the file system
+    allows, else copies), so that a run there reuses the committed results and writes only beside
+    them, never into ``committed``."""
+    import shutil
+
+    if committed.is_dir():
+        for src in committed.rglob("*"):
+            dest = scratch / src.relative_to(committed)
+            if src.is_dir() or dest.exists() or src.name.startswith("."):
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dest)
+            except OSError:
+                shutil.copy2(src, dest)
+    return scratch
+
+
 def run_configs(
     specs: dict[str, TrackerSpec],
     refs: list[SequenceRef],
     results_root: Path,
     progress: bool = True,
     seeds: list[int] | None = None,
+    scratch_root: Path | None = None,
     **backend,
 ) -> tuple[dict[str, Path], RunSummary]:
     """Each named configuration over ``refs``, in one batch of tasks (one Dask submission), each into
     its own :func:`results_folder` under ``results_root`` (with ``seeds``: its ``seed<N>/``
-    subfolders); results found there are reused."""
-    folders = {name: results_folder(results_root, spec, frames_limit(refs)) for name, spec in specs.items()}
+    subfolders); results found there are reused.
+
+    With ``scratch_root``, ``results_root`` is only read: a configuration whose folder there holds
+    every result is scored from it, any other runs in its folder under ``scratch_root``, which
+    starts with the committed results it has (so a chapter rerun with other parameters never
+    writes into the committed results)."""
+    frames = frames_limit(refs)
+    folders = {name: results_folder(results_root, spec, frames) for name, spec in specs.items()}
+    if scratch_root is not None:
+        for name, folder in folders.items():
+            if not holds_results(folder, refs, seeds):
+                folders[name] = staged_copy(folder, Path(scratch_root) / folder.name)
     groups = [sequence_tasks(spec, refs, folders[name], tag=name, seeds=seeds) for name, spec in specs.items()]
     return folders, execute(interleave(groups), progress=progress, desc="tasks", **backend)
 

@@ -129,3 +129,21 @@ def test_results_folders_are_per_configuration_and_reused(data_root, tmp_path):
     annotations = load_annotations(data_root / "otb")
     report = evaluate_folder(folders["KCF"], annotations, ["alpha", "gamma"], frames=8)
     assert report.overall["sequences"] == 2 and not report.problems
+
+
+def test_a_scratch_root_leaves_the_committed_results_untouched(data_root, tmp_path):
+    """A chapter rerun with other parameters: what the committed folder holds is reused, what it
+    lacks runs under the scratch root, and nothing is written into the committed results."""
+    from rlattn.experiments import run_configs
+
+    committed, scratch = tmp_path / "committed", tmp_path / "scratch"
+    one, _ = resolve_sequences(data_root, "otb2015", ["Alpha"], frames=6)
+    run_configs({"KCF": TrackerSpec("kcf")}, one, committed, progress=False)
+    before = sorted((p.relative_to(committed), p.stat().st_mtime_ns) for p in committed.rglob("*"))
+    folders, same = run_configs({"KCF": TrackerSpec("kcf")}, one, committed, progress=False, scratch_root=scratch)
+    assert folders["KCF"].parent == committed and same.done == [] and not scratch.exists()
+    two, _ = resolve_sequences(data_root, "otb2015", ["Alpha", "Gamma"], frames=6)
+    folders, more = run_configs({"KCF": TrackerSpec("kcf")}, two, committed, progress=False, scratch_root=scratch)
+    assert folders["KCF"].parent == scratch and more.done == ["KCF/Gamma"] and more.skipped == ["KCF/Alpha"]
+    assert sorted((p.relative_to(committed), p.stat().st_mtime_ns) for p in committed.rglob("*")) == before
+    assert (folders["KCF"] / "Gamma.txt").is_file() and not (committed / folders["KCF"].name / "Gamma.txt").exists()
