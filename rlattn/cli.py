@@ -577,6 +577,11 @@ def _add_run(sub) -> None:
     )
     p.add_argument("--nanotrack-dir", help="folder with the NanoTrack ONNX pair (default ../shared/models/nanotrack)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--study",
+        help="a named study of rlattn.studies (e.g. exact-lambda0): its tracker, configuration, targets, seeds "
+        "and results folder; --seeds, --results-root and the scheduling options may be given beside it",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -880,8 +885,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what a study fixes: `run --study NAME` refuses them rather than run another configuration under its name
+_STUDY_OWNS = ("--tracker", "--lambda", "--mode", "--reg-weighting", "--attention-map", "--reg-samples",
+               "--backbone", "--frames", "--sequences", "--quick", "--out", "--dataset", "--seed")
+
+
+def _expand_study(argv: list[str]) -> list[str]:
+    """``run --study NAME [options]`` as the study's own ``rlattn run`` plus the options given
+    (``--seeds`` and ``--results-root`` replace the study's; scheduling options are added)."""
+    import shlex
+
+    from rlattn.studies import RESULTS_ROOT, get_study
+
+    flags = [a.split("=", 1)[0] for a in argv]
+    if not argv or argv[0] != "run" or "--study" not in flags:
+        return argv
+    i = flags.index("--study")
+    if "=" in argv[i]:
+        name, rest = argv[i].split("=", 1)[1], argv[1:i] + argv[i + 1 :]
+    elif i + 1 < len(argv):
+        name, rest = argv[i + 1], argv[1:i] + argv[i + 2 :]
+    else:
+        raise RlattnError("--study needs a name (rlattn ledger lists the studies' rows; rlattn.studies.STUDIES)")
+    clash = sorted({a.split("=", 1)[0] for a in rest} & set(_STUDY_OWNS))
+    if clash:
+        raise RlattnError(f"--study {name} sets {', '.join(clash)} itself: drop them, or run without --study")
+    from rlattn.project import project_root
+
+    study = get_study(name)
+    given = {a.split("=", 1)[0] for a in rest}
+    checkout = project_root()  # the committed results of the checkout, wherever the command runs
+    root = checkout / RESULTS_ROOT if checkout is not None else RESULTS_ROOT
+    if "--results-root" in given:
+        j = [a.split("=", 1)[0] for a in rest].index("--results-root")
+        root = Path(rest[j].split("=", 1)[1]) if "=" in rest[j] else Path(rest[j + 1])
+    base = shlex.split(study.command(root))[2:]
+    drop = {"--results-root"} | ({"--seeds"} & given)
+    kept: list[str] = []
+    skip = False
+    for a in base:
+        if skip:
+            skip = False
+            continue
+        if a in drop:
+            skip = True
+            continue
+        kept.append(a)
+    if "--results-root" not in given:
+        kept += ["--results-root", str(root)]
+    return ["run", *kept, *rest]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    try:
+        argv = _expand_study(list(sys.argv[1:] if argv is None else argv))
+    except RlattnError as exc:
+        print(f"rlattn: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -61,3 +61,37 @@ def test_a_study_in_progress_counts_its_runs_and_scores_nothing(tmp_path):
     assert s.report is None and s.done == 2 and not s.complete
     assert s.status == "2 of 69 runs done (23 targets × 3 seeds)"
     assert load_study("exact-relative1", {}, tmp_path).status == "not run"
+
+
+def test_run_study_expands_to_the_studys_own_configuration():
+    from rlattn.cli import _expand_study, _tracker_specs, build_parser
+
+    given = ["--seeds", "1", "--scheduler", "local", "--workers", "2"]
+    argv = _expand_study(["run", "--study", "exact-relative1", *given])
+    args = build_parser().parse_args(argv)
+    assert args.seeds == [1] and args.scheduler == "local" and args.workers == 2
+    assert args.results_root == ROOT / "data" / "results" / "otb"
+    assert args.sequences == ",".join(SHARED_TARGETS)
+    (spec, _), = _tracker_specs(args)
+    assert spec.config_hash() == STUDIES["exact-relative1"].spec.config_hash()
+    for name, study in STUDIES.items():  # every study's command builds exactly its configuration
+        (spec, _), = _tracker_specs(build_parser().parse_args(_expand_study(["run", "--study", name])))
+        assert spec.config_hash() == study.spec.config_hash() and spec.name == study.spec.name, name
+
+
+def test_run_study_refuses_what_the_study_fixes(capsys):
+    from rlattn.cli import main
+
+    assert main(["run", "--study", "fast-lambda5", "--lambda", "3"]) == 2
+    assert "--study fast-lambda5 sets --lambda itself" in capsys.readouterr().err
+    assert main(["run", "--study", "nope"]) == 2
+    assert "unknown study 'nope'" in capsys.readouterr().err
+
+
+def test_committed_manifests_carry_their_studys_hash():
+    import json
+
+    for name, study in STUDIES.items():
+        manifest = study.folder(ROOT / "data" / "results" / "otb") / "rlattn-config.json"
+        if manifest.is_file():
+            assert json.loads(manifest.read_text())["config_hash"] == study.spec.config_hash(study.frames), name
