@@ -90,30 +90,39 @@ def pending_claim(source: str, claim: str, paper: str, why: str, where: str) -> 
     return Claim(source, claim, paper, "–", why, NOT_MEASURED, where)
 
 
-def provenance(folder: Path, seeds: Iterable[int] | None = None) -> str:
-    """What a reader of the ledger needs of :func:`describe_results`: mode, backbone and when, on how
-    many machines (each result's ``.json`` holds its machine and commit)."""
-    folder = Path(folder)
+def _result_records(folder: Path, seeds: Iterable[int] | None, top_level: bool) -> tuple[int, list[dict]]:
+    """How many result ``.json`` files a folder holds (of ``seeds`` only, and with ``top_level`` also
+    the files lying in the folder itself, the one-seed layout) and those that read as JSON objects."""
     files = [p for p in folder.rglob("*.json") if p.name != "rlattn-config.json"]
     if seeds is not None:
         wanted = {f"seed{s}" for s in seeds}
-        files = [p for p in files if p.parent.name in wanted]
-    modes, backbones, machines, dates = set(), set(), set(), set()
+        files = [p for p in files if (top_level and p.parent == folder) or p.parent.name in wanted]
+    records = []
     for p in files:
         try:
             info = json.loads(p.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
-        if not isinstance(info, dict):
-            continue
+        if isinstance(info, dict):
+            records.append(info)
+    return len(files), records
+
+
+def provenance(folder: Path, seeds: Iterable[int] | None = None) -> str:
+    """What a reader of the ledger needs of :func:`describe_results`: mode, backbone and when, on how
+    many machines (each result's ``.json`` holds its machine and commit)."""
+    folder = Path(folder)
+    n_files, records = _result_records(folder, seeds, top_level=False)
+    if not n_files:
+        return f"no results in {folder.name}"
+    modes, backbones, machines, dates = set(), set(), set(), set()
+    for info in records:
         cfg, run = info.get("config") or {}, info.get("run") or {}
         modes.add(str(cfg.get("mode", "?")))
         backbones.add(str(cfg.get("backbone", "?")))
         machines.add(str(run.get("machine", "?")))
         if run.get("finished"):
             dates.add(str(run["finished"])[:10])
-    if not files:
-        return f"no results in {folder.name}"
     made = sorted(dates)
     when = "" if not made else (f"made {made[0]} " if len(made) == 1 else f"made {made[0]} to {made[-1]} ")
     cpus = f"{len(machines)} machine" + ("s" if len(machines) != 1 else "")
@@ -125,20 +134,11 @@ def describe_results(folder: Path, seeds: Iterable[int] | None = None) -> str:
     backbone, seeds, machine(s) and the code version recorded. ``seeds``: describe only those (the
     seeds a statistic used, not a seed folder still being filled)."""
     folder = Path(folder)
-    files = [p for p in folder.rglob("*.json") if p.name != "rlattn-config.json"]
-    if seeds is not None:
-        wanted = {f"seed{s}" for s in seeds}
-        files = [p for p in files if p.parent == folder or p.parent.name in wanted]
-    if not files:
+    n_files, records = _result_records(folder, seeds, top_level=True)
+    if not n_files:
         return f"no results in {folder.name}"
     modes, backbones, machines, commits, seeds, dates = Counter(), Counter(), Counter(), Counter(), set(), set()
-    for p in files:
-        try:
-            info = json.loads(p.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        if not isinstance(info, dict):
-            continue
+    for info in records:
         cfg = info.get("config") or {}
         modes[cfg.get("mode", "?")] += 1
         backbones[cfg.get("backbone", "?")] += 1
