@@ -487,11 +487,35 @@ def vot_tasks(
     ]
 
 
-def holds_results(folder: Path, refs: list[SequenceRef], seeds: list[int] | None = None) -> bool:
-    """Whether ``folder`` already holds a result of every sequence (in every seed's subfolder)."""
+def _held_hash(folder: Path, spec: TrackerSpec, frames: int | None = None) -> str | None:
+    """The hash under which ``folder`` holds this configuration's results (its own, or the older one
+    that included the seed), read without claiming the folder; None when it is not its folder."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        digest = read_manifest(path).get("config_hash")
+    except RlattnError:
+        return None
+    return digest if digest in (spec.config_hash(frames), spec.config_hash(frames, with_seed=True)) else None
+
+
+def holds_results(folder: Path, spec: TrackerSpec, refs: list[SequenceRef], seeds: list[int] | None = None) -> bool:
+    """Whether ``folder`` already holds this configuration's result of every sequence (in every
+    seed's subfolder), as the runner would find them (:meth:`SequenceTask.finished`)."""
+    digest = _held_hash(folder, spec, frames_limit(refs))
+    if digest is None:
+        return False
     dirs = [Path(folder)] if seeds is None else [seed_folder(folder, s) for s in seeds]
-    return all((d / f"{r.result_name}.txt").is_file() and (d / f"{r.result_name}.json").is_file()
-               for d in dirs for r in refs)
+    return all(SequenceTask(spec, r, d, digest).finished() for d in dirs for r in refs)
+
+
+def holds_vot_runs(folder: Path, spec: TrackerSpec, seq_folders: list[Path], runs: int) -> bool:
+    """Whether ``folder`` already holds this configuration's ``runs`` VOT runs of every sequence,
+    read without claiming it (:func:`vot_tasks` would create a missing folder)."""
+    if _held_hash(folder, spec) is None:
+        return False
+    return all(VotRunTask(spec, f, r, Path(folder)).finished() for f in seq_folders for r in range(1, runs + 1))
 
 
 def staged_copy(committed: Path, scratch: Path) -> Path:
@@ -534,7 +558,7 @@ def run_configs(
     folders = {name: results_folder(results_root, spec, frames) for name, spec in specs.items()}
     if scratch_root is not None:
         for name, folder in folders.items():
-            if not holds_results(folder, refs, seeds):
+            if not holds_results(folder, specs[name], refs, seeds):
                 folders[name] = staged_copy(folder, Path(scratch_root) / folder.name)
     groups = [sequence_tasks(spec, refs, folders[name], tag=name, seeds=seeds) for name, spec in specs.items()]
     return folders, execute(interleave(groups), progress=progress, desc="tasks", **backend)

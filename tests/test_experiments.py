@@ -147,3 +147,17 @@ def test_a_scratch_root_leaves_the_committed_results_untouched(data_root, tmp_pa
     assert folders["KCF"].parent == scratch and more.done == ["KCF/Gamma"] and more.skipped == ["KCF/Alpha"]
     assert sorted((p.relative_to(committed), p.stat().st_mtime_ns) for p in committed.rglob("*")) == before
     assert (folders["KCF"] / "Gamma.txt").is_file() and not (committed / folders["KCF"].name / "Gamma.txt").exists()
+
+
+def test_holding_checks_read_a_folder_without_claiming_it(data_root, tmp_path):
+    """Asking whether committed results hold a configuration never creates or claims the folder."""
+    from rlattn.experiments import holds_results, holds_vot_runs, results_folder, run_configs
+
+    refs, _ = resolve_sequences(data_root, "otb2015", ["Alpha"], frames=6)
+    missing = tmp_path / "res" / "kcf-x"
+    assert not holds_results(missing, TrackerSpec("kcf"), refs) and not missing.exists()
+    assert not holds_vot_runs(missing, TrackerSpec("kcf"), [tmp_path / "bag"], 1) and not missing.exists()
+    run_configs({"KCF": TrackerSpec("kcf")}, refs, tmp_path / "res", progress=False)
+    kcf = results_folder(tmp_path / "res", TrackerSpec("kcf"), 6)
+    assert holds_results(kcf, TrackerSpec("kcf"), refs)
+    assert not holds_results(kcf, TrackerSpec("csrt"), refs)  # another configuration's folder holds nothing of it
