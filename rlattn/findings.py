@@ -168,7 +168,7 @@ class Evidence:
         self.annotations = annotations
         self.results_root = Path(results_root)
         self.data_root = None if data_root is None else Path(data_root)
-        self._scores: dict[tuple[str, tuple[str, ...] | None], StudyScores] = {}
+        self._scores: dict[tuple[str, tuple[str, ...]], StudyScores] = {}
         self._results: dict[tuple[str, int, int], FindingResult] = {}
         self._release: dict | None = None
 
@@ -183,7 +183,7 @@ class Evidence:
         return cls(load_annotations(anno), results_root, data_root)
 
     def study(self, name: str, targets: tuple[str, ...] | None = None) -> StudyScores:
-        key = (name, targets)
+        key = (name, STUDIES[name].targets if targets is None else tuple(targets))  # one entry per scoring
         if key not in self._scores:
             self._scores[key] = load_study(STUDIES[name], self.annotations, self.results_root, targets)
         return self._scores[key]

@@ -165,18 +165,17 @@ def load_study(
     targets = tuple(study.targets if targets is None else targets)
     keys = study.keys(targets)
     folder = study.folder(results_root)
-    done = 0
+    present = {}  # seed: how many of the targets it holds
     if folder.is_dir():
-        for seed, path in seed_folders(folder).items():
-            if seed in study.seeds:
-                done += sum((path / f"{t}.txt").is_file() for t in targets)
+        present = {
+            seed: sum((path / f"{t}.txt").is_file() for t in targets)
+            for seed, path in seed_folders(folder).items()
+            if seed in study.seeds
+        }
+    done = sum(present.values())
     if done == 0:
         return StudyScores(study, targets, None, 0)
-    whole = [
-        s
-        for s, path in seed_folders(folder).items()
-        if s in study.seeds and all((path / f"{t}.txt").is_file() for t in targets)
-    ]
+    whole = [s for s, n in present.items() if n == len(targets)]
     if not whole:
         return StudyScores(study, targets, None, done)
     report = evaluate_seeds(folder, annotations, keys, tracker=study.label, frames=study.frames, seeds=whole)
